@@ -1,0 +1,207 @@
+//! `pubdata demo`: a whole platform on one machine, seeded through the normal services (no SQL
+//! shortcuts) with the administration institution, provider departments, consumers and an
+//! account for every role; reused on later runs.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use pubdata_core::credit_code::check_char;
+use pubdata_core::org::NewOrg;
+use pubdata_core::user::NewUser;
+use pubdata_server::{AppState, Config};
+use pubdata_service::accounts::{self, actor_for, NewStaff, Registration};
+use pubdata_service::{Caller, Store};
+use rand::Rng;
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Where the demo keeps its database and files.
+    #[arg(long, default_value = "./pubdata-demo")]
+    pub data_dir: PathBuf,
+    /// Delete the demo data and seed afresh.
+    #[arg(long)]
+    pub reset: bool,
+    /// Password for every demo account (otherwise one is generated on first run).
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Listen address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: String,
+}
+
+/// A demo organisation: name, kind, the region and organisation-code body of its credit code.
+struct DemoOrg {
+    name: &'static str,
+    kind: &'static str,
+    code_body: &'static str,
+}
+
+/// Credit codes for the demo's fictional bodies: real structure, computed check character.
+fn credit_code(body: &str) -> String {
+    format!("{body}{}", check_char(body).unwrap_or('0'))
+}
+
+const ADMIN_ORG: DemoOrg = DemoOrg { name: "四川省大数据中心", kind: "admin_institution", code_body: "12510000MB1A00001" };
+const PROVIDERS: [DemoOrg; 3] = [
+    DemoOrg { name: "四川省交通运输厅", kind: "provider", code_body: "11510000008693034" },
+    DemoOrg { name: "四川省生态环境厅", kind: "provider", code_body: "11510000MB1A00021" },
+    DemoOrg { name: "成都市卫生健康委员会", kind: "provider", code_body: "11510100MB1A00035" },
+];
+
+/// login, display name, org index (0 = admin institution, 1.. = providers), role.
+const STAFF: [(&str, &str, usize, &str); 7] = [
+    ("admin.manager", "王管理", 0, "admin_manager"),
+    ("admin.reviewer", "李审核", 0, "admin_reviewer"),
+    ("prov.manager", "张主任", 1, "provider_manager"),
+    ("prov.editor", "陈编辑", 1, "provider_editor"),
+    ("prov.reviewer", "刘审核", 1, "provider_reviewer"),
+    ("env.editor", "赵编辑", 2, "provider_editor"),
+    ("health.editor", "孙编辑", 3, "provider_editor"),
+];
+
+const MARKER: &str = "seeded";
+const PASSWORD_FILE: &str = "demo-password.txt";
+
+pub async fn run(config_path: Option<&Path>, args: DemoArgs) -> anyhow::Result<()> {
+    let dir = &args.data_dir;
+    if args.reset && dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot delete {}", dir.display()))?;
+    }
+    // A crash during seeding leaves no marker: start over rather than run half a demo.
+    if dir.exists() && !dir.join(MARKER).exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot delete {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut config = Config::load(config_path)?;
+    config.data_dir = dir.clone();
+    config.database_url = None;
+    config.addr = args.addr.clone();
+    let store = crate::open_store(&config).await?;
+    let fresh = !dir.join(MARKER).exists();
+    let password = match (&args.password, fresh) {
+        (Some(p), _) => p.clone(),
+        (None, true) => generate_password(),
+        (None, false) => std::fs::read_to_string(dir.join(PASSWORD_FILE)).unwrap_or_default().trim().to_string(),
+    };
+    if fresh {
+        seed(&store, &password).await.context("seeding the demo failed")?;
+        std::fs::write(dir.join(MARKER), "")?;
+    } else if args.password.is_some() {
+        set_all_passwords(&store, &password).await?;
+    }
+    write_private(&dir.join(PASSWORD_FILE), &password)?;
+    print_banner(&config.addr, dir, &password);
+    pubdata_server::serve(AppState::new(store, config), &args.addr).await
+}
+
+fn generate_password() -> String {
+    const CHARS: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut rng = rand::thread_rng();
+    let s: String = (0..12).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect();
+    format!("demo-{s}-7")
+}
+
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    std::fs::write(path, content)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+fn new_user(login: &str, name: &str, password: &str) -> NewUser {
+    NewUser {
+        login: login.into(),
+        display_name: name.into(),
+        email: format!("{login}@demo.pubdata.cn"),
+        phone: String::new(),
+        password: password.into(),
+    }
+}
+
+fn new_org(o: &DemoOrg) -> NewOrg {
+    NewOrg {
+        kind: o.kind.into(),
+        name: o.name.into(),
+        credit_code: credit_code(o.code_body),
+        region_code: o.code_body[2..8].into(),
+        contact_name: "数据开放专员".into(),
+        contact_phone: "028-86001234".into(),
+        contact_email: "open@demo.pubdata.cn".into(),
+    }
+}
+
+async fn seed(store: &Store, password: &str) -> anyhow::Result<()> {
+    let console = Caller::console();
+    let root_id = accounts::create_sysadmin(store, &console, new_user("sysadmin", "系统管理员", password)).await?;
+    let root = store.user(root_id).await?.context("sysadmin vanished")?;
+    // Everything else is done by the sysadmin account, through the same services the UI uses.
+    let caller = Caller { actor: actor_for(&root), label: root.login.clone(), ip: None };
+    let mut org_ids = vec![accounts::create_org(store, &caller, new_org(&ADMIN_ORG)).await?];
+    for p in &PROVIDERS {
+        org_ids.push(accounts::create_org(store, &caller, new_org(p)).await?);
+    }
+    for (login, name, org, role) in STAFF {
+        let staff = NewStaff { user: new_user(login, name, password), org_id: org_ids[org], role: role.into() };
+        accounts::create_staff(store, &caller, staff).await?;
+    }
+    let anonymous = Caller::anonymous(None);
+    let person = Registration { user: new_user("consumer.person", "周市民", password), org: None };
+    accounts::register_consumer(store, &anonymous, person).await?;
+    let company = Registration {
+        user: new_user("consumer.org", "吴经办", password),
+        org: Some(NewOrg {
+            name: "成都数联科技有限公司".into(),
+            credit_code: credit_code("91510100MA6C00017"),
+            region_code: "510100".into(),
+            ..Default::default()
+        }),
+    };
+    accounts::register_consumer(store, &anonymous, company).await?;
+    Ok(())
+}
+
+fn demo_logins() -> Vec<&'static str> {
+    let mut v = vec!["sysadmin"];
+    v.extend(STAFF.iter().map(|s| s.0));
+    v.extend(["consumer.person", "consumer.org"]);
+    v
+}
+
+async fn set_all_passwords(store: &Store, password: &str) -> anyhow::Result<()> {
+    let console = Caller::console();
+    for login in demo_logins() {
+        if let Some(u) = store.user_by_login(login).await? {
+            accounts::reset_password(store, &console, u.id, password).await?;
+        }
+    }
+    Ok(())
+}
+
+fn print_banner(addr: &str, dir: &Path, password: &str) {
+    println!();
+    println!("pubdata demo is running at http://{addr}");
+    println!("data directory: {}", dir.display());
+    println!();
+    println!("Accounts (every one has the password: {password}):");
+    let roles = [
+        ("sysadmin", "system administrator"),
+        ("admin.manager", "administration manager · 四川省大数据中心"),
+        ("admin.reviewer", "administration reviewer · 四川省大数据中心"),
+        ("prov.manager", "provider manager · 四川省交通运输厅"),
+        ("prov.editor", "provider editor · 四川省交通运输厅"),
+        ("prov.reviewer", "provider reviewer · 四川省交通运输厅"),
+        ("env.editor", "provider editor · 四川省生态环境厅"),
+        ("health.editor", "provider editor · 成都市卫生健康委员会"),
+        ("consumer.person", "consumer, individual (个人)"),
+        ("consumer.org", "consumer, legal person (法人) · 成都数联科技有限公司"),
+    ];
+    for (login, what) in roles {
+        println!("  {login:<16} {what}");
+    }
+    println!();
+    println!("Press Ctrl-C to stop. Run again to reuse the data; --reset starts over.");
+}

@@ -1,0 +1,11 @@
+//! pubdata's domain: types, validation rules, the authorisation policy and the audit hash.
+//! Pure Rust with no IO, so every rule can be unit-tested and every layer applies the same one.
+
+pub mod audit;
+pub mod credit_code;
+pub mod error;
+pub mod org;
+pub mod policy;
+pub mod user;
+
+pub use error::{DomainError, FieldError};

@@ -1,0 +1,165 @@
+//! `/api/v1`: JSON over the same services as the web UI, authenticated by API token
+//! (`Authorization: Bearer pdt_…`) or by session cookie with an `X-CSRF-Token` header.
+//! The OpenAPI 3.1 document is generated from these handlers and types.
+
+mod accounts;
+mod tokens;
+
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use minijinja::context;
+use pubdata_core::DomainError;
+use pubdata_store::UserRow;
+use serde::de::DeserializeOwned;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::ctx::Ctx;
+use crate::error::{AppError, AppResult};
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi_json))
+        .route("/me", get(accounts::me))
+        .route("/register", post(accounts::register))
+        .route("/organisations", get(accounts::list_orgs).post(accounts::create_org))
+        .route("/organisations/{id}", get(accounts::get_org))
+        .route("/users", get(accounts::list_users).post(accounts::create_staff))
+        .route("/users/{id}", get(accounts::get_user))
+        .route("/users/{id}/roles", post(accounts::grant_role))
+        .route("/users/{id}/roles/{org_id}/{role}", delete(accounts::remove_role))
+        .route("/users/{id}/disable", post(accounts::disable))
+        .route("/users/{id}/enable", post(accounts::enable))
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/{id}", delete(tokens::revoke))
+        .route("/audit", get(accounts::audit))
+        .route("/audit/verify", get(accounts::audit_verify))
+        .fallback(api_not_found)
+}
+
+async fn api_not_found() -> AppError {
+    AppError::Domain(DomainError::NotFound { what: "endpoint" })
+}
+
+/// The error body of every `/api/v1` failure.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    error: ProblemSchema,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct ProblemSchema {
+    /// Stable machine code, e.g. `validation`, `login_taken`, `token_revoked`.
+    code: String,
+    /// What went wrong and how to fix it, in the caller's language (`Accept-Language`).
+    message: String,
+    fields: Option<Vec<FieldSchema>>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct FieldSchema {
+    field: String,
+    code: String,
+    message: String,
+}
+
+/// A JSON body with malformed input turned into a clear 400 (or 413 when too large).
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(JsonBody(v)),
+            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(AppError::BodyTooLarge(state.config.max_body_bytes))
+            }
+            Err(r) => Err(AppError::BadRequest(r.body_text())),
+        }
+    }
+}
+
+/// The logged-in caller, or 401.
+pub fn current_user(ctx: &Ctx) -> AppResult<&UserRow> {
+    ctx.user.as_deref().ok_or(AppError::Domain(DomainError::Unauthenticated { reason: "login_required" }))
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("pdt_…").build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "pubdata API", description = "公共数据开放平台 — public data opening platform. \
+        Authenticate with `Authorization: Bearer <API token>` (create one on your account page) or a \
+        browser session plus the `X-CSRF-Token` header for changes."),
+    servers((url = "/api/v1")),
+    paths(
+        accounts::me, accounts::register, accounts::list_orgs, accounts::create_org, accounts::get_org,
+        accounts::list_users, accounts::create_staff, accounts::get_user, accounts::grant_role,
+        accounts::remove_role, accounts::disable, accounts::enable, accounts::audit, accounts::audit_verify,
+        tokens::list, tokens::create, tokens::revoke
+    ),
+    components(schemas(ErrorBody)),
+    security(("token" = [])),
+    modifiers(&Security)
+)]
+pub struct ApiDoc;
+
+async fn openapi_json() -> impl IntoResponse {
+    Json(ApiDoc::openapi())
+}
+
+/// A browsable rendering of the OpenAPI document that needs no JavaScript.
+pub async fn docs_page(State(app): State<AppState>, ctx: Ctx) -> AppResult<Html<String>> {
+    let doc = serde_json::to_value(ApiDoc::openapi()).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut operations = Vec::new();
+    if let Some(paths) = doc["paths"].as_object() {
+        for (path, item) in paths {
+            let Some(item) = item.as_object() else { continue };
+            for (method, op) in item {
+                let params: Vec<String> = op["parameters"]
+                    .as_array()
+                    .map(|ps| ps.iter().map(|p| format!("{} ({})", p["name"].as_str().unwrap_or(""), p["in"].as_str().unwrap_or(""))).collect())
+                    .unwrap_or_default();
+                let body = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                    .as_str()
+                    .map(|r| r.trim_start_matches("#/components/schemas/").to_string());
+                let responses: Vec<String> = op["responses"]
+                    .as_object()
+                    .map(|r| r.iter().map(|(code, v)| format!("{code} {}", v["description"].as_str().unwrap_or(""))).collect())
+                    .unwrap_or_default();
+                operations.push(context! {
+                    id => op["operationId"].as_str(), method => method.to_uppercase(), path => format!("/api/v1{path}"),
+                    summary => op["summary"].as_str().or(op["description"].as_str()).unwrap_or(""),
+                    params => params, body => body, responses => responses,
+                });
+            }
+        }
+    }
+    let mut schemas = std::collections::BTreeMap::new();
+    if let Some(s) = doc["components"]["schemas"].as_object() {
+        for (name, schema) in s {
+            let fields: Vec<String> = schema["properties"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default();
+            schemas.insert(name.clone(), fields);
+        }
+    }
+    let base = format!("http://{}", app.config.addr);
+    crate::web::render(&app, &ctx, "api_docs.html", context! { operations => operations, schemas => schemas, base => base })
+}

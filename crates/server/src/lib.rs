@@ -1,0 +1,113 @@
+//! pubdata's HTTP layer: the web UI, the `/api/v1` JSON API with its OpenAPI document,
+//! `/healthz` and `/metrics`. Handlers parse, call a service, and render.
+
+pub mod api;
+pub mod config;
+mod ctx;
+pub mod error;
+pub mod i18n;
+mod metrics;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use pubdata_service::auth::AuthSettings;
+use pubdata_store::{now_ms, Store};
+
+pub use config::Config;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub auth: Arc<AuthSettings>,
+    pub templates: Arc<minijinja::Environment<'static>>,
+    metrics: Arc<metrics::Metrics>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: Config) -> Self {
+        AppState {
+            store,
+            auth: Arc::new(config.auth()),
+            config: Arc::new(config),
+            templates: Arc::new(web::templates()),
+            metrics: Default::default(),
+        }
+    }
+}
+
+/// The whole application as one router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(web::routes())
+        .nest("/api/v1", api::routes())
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .layer(middleware::from_fn_with_state(state.clone(), ctx::context))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(middleware::from_fn(ctx::security_headers))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .with_state(state)
+}
+
+async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
+    let started = std::time::Instant::now();
+    match app.store.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(serde_json::json!({"status": "ok", "database": "ok",
+                "database_ms": started.elapsed().as_secs_f64() * 1000.0, "time": now_ms(),
+                "version": env!("CARGO_PKG_VERSION")})),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "unavailable", "database": e.to_string()})),
+        ),
+    }
+}
+
+async fn metrics_text(State(app): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], app.metrics.render())
+}
+
+/// Serves until Ctrl-C or SIGTERM, purging stale sessions in the background.
+pub async fn serve(state: AppState, addr: &str) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let store = state.store.clone();
+    let idle = state.auth.session_idle_secs;
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+            if let Err(e) = store.purge_sessions(now_ms() - idle * 1000).await {
+                tracing::warn!("session purge failed: {e}");
+            }
+        }
+    });
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,291 @@
+//! The server-rendered web UI: templates, the page context every page shares, and the
+//! navigation each role sees. Pages work without JavaScript.
+
+mod account;
+mod admin;
+mod auth;
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use minijinja::value::Kwargs;
+use minijinja::{context, Environment, State, Value};
+use pubdata_core::policy::{can, Action, Target};
+use pubdata_core::DomainError;
+use serde::Serialize;
+
+use crate::ctx::Ctx;
+use crate::error::{AppError, AppResult};
+use crate::i18n::{t, Lang};
+use crate::AppState;
+
+/// Every template, by name; the translation test reads the same list.
+pub const TEMPLATES: &[(&str, &str)] = &[
+    ("layout.html", include_str!("../../templates/layout.html")),
+    ("macros.html", include_str!("../../templates/macros.html")),
+    ("home.html", include_str!("../../templates/home.html")),
+    ("login.html", include_str!("../../templates/login.html")),
+    ("register.html", include_str!("../../templates/register.html")),
+    ("account.html", include_str!("../../templates/account.html")),
+    ("orgs.html", include_str!("../../templates/orgs.html")),
+    ("users.html", include_str!("../../templates/users.html")),
+    ("user.html", include_str!("../../templates/user.html")),
+    ("audit.html", include_str!("../../templates/audit.html")),
+    ("error.html", include_str!("../../templates/error.html")),
+    ("api_docs.html", include_str!("../../templates/api_docs.html")),
+];
+
+const STYLE: &str = include_str!("../../static/style.css");
+
+pub fn templates() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    for (name, src) in TEMPLATES {
+        env.add_template(name, src).expect("templates are checked by tests");
+    }
+    env.add_function("t", template_t);
+    env.add_filter("when", format_time);
+    env
+}
+
+/// `{{ t("key", name=value) }}` in the page's language.
+fn template_t(state: &State, key: &str, kwargs: Kwargs) -> Result<String, minijinja::Error> {
+    let lang = state.lookup("lang").and_then(|v| v.as_str().and_then(Lang::parse)).unwrap_or(Lang::ZhCn);
+    let mut params = Vec::new();
+    for name in kwargs.args() {
+        let v: Value = kwargs.get(name)?;
+        params.push((name, v.to_string()));
+    }
+    Ok(t(lang, key, &params))
+}
+
+/// Milliseconds since the epoch as China Standard Time, the platform's reference time.
+pub fn format_time(ms: i64) -> String {
+    let cst = time::UtcOffset::from_hms(8, 0, 0).expect("valid offset");
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .map(|t| t.to_offset(cst).format(&fmt).unwrap_or_default())
+        .unwrap_or_default()
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/static/style.css", get(style))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/register", get(auth::register_page).post(auth::register))
+        .route("/account", get(account::page))
+        .route("/account/profile", post(account::profile))
+        .route("/account/password", post(account::password))
+        .route("/account/tokens", post(account::create_token))
+        .route("/account/tokens/{id}/revoke", post(account::revoke_token))
+        .route("/admin/orgs", get(admin::orgs).post(admin::create_org))
+        .route("/admin/users", get(admin::users).post(admin::create_staff))
+        .route("/admin/users/{id}", get(admin::user))
+        .route("/admin/users/{id}/disable", post(admin::disable))
+        .route("/admin/users/{id}/enable", post(admin::enable))
+        .route("/admin/users/{id}/roles", post(admin::grant_role))
+        .route("/admin/users/{id}/roles/remove", post(admin::remove_role))
+        .route("/admin/audit", get(admin::audit))
+        .route("/api/v1/docs", get(crate::api::docs_page))
+        .fallback(not_found)
+}
+
+async fn not_found() -> AppError {
+    AppError::Domain(DomainError::NotFound { what: "page" })
+}
+
+async fn style() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], STYLE)
+}
+
+#[derive(Serialize)]
+struct NavItem {
+    key: &'static str,
+    href: &'static str,
+    current: bool,
+}
+
+/// What the navigation offers this caller: exactly the pages the policy lets them use.
+fn nav(ctx: &Ctx) -> Vec<NavItem> {
+    let actor = &ctx.caller.actor;
+    let mut items = vec![("home", "/")];
+    if ctx.user.is_none() {
+        items.extend([("login", "/login"), ("register", "/register")]);
+    } else {
+        items.push(("account", "/account"));
+        let admin_pages = [
+            (Action::ListOrgs, ("orgs", "/admin/orgs")),
+            (Action::ListUsers, ("users", "/admin/users")),
+            (Action::ViewAudit, ("audit", "/admin/audit")),
+        ];
+        for (action, item) in admin_pages {
+            if can(actor, action, Target::Platform) {
+                items.push(item);
+            }
+        }
+    }
+    items
+        .into_iter()
+        .map(|(key, href)| NavItem { key, href, current: ctx.path == href })
+        .collect()
+}
+
+/// The values every page's layout needs.
+fn base(ctx: &Ctx) -> Value {
+    let mut roles: Vec<&str> = Vec::new();
+    let mut role_names: Vec<String> = Vec::new();
+    if let Some(u) = &ctx.user {
+        if u.is_sysadmin {
+            roles.push("sysadmin");
+        }
+        roles.extend(u.memberships.iter().map(|m| m.role.as_str()));
+        roles.dedup();
+        role_names = roles.iter().map(|r| t(ctx.lang, &format!("role.{r}"), &[])).collect();
+    }
+    context! {
+        lang => ctx.lang.code(),
+        path => ctx.path,
+        user => ctx.user.as_deref(),
+        roles => roles,
+        role_names => role_names,
+        nav => nav(ctx),
+        csrf => ctx.csrf,
+        notice => ctx.notice,
+        errors => BTreeMap::<String, String>::new(),
+        form => HashMap::<String, String>::new(),
+    }
+}
+
+pub fn render(app: &AppState, ctx: &Ctx, name: &str, page: Value) -> AppResult<Html<String>> {
+    let tmpl = app.templates.get_template(name).map_err(|e| AppError::Internal(e.to_string()))?;
+    let html = tmpl
+        .render(context! { ..page, ..base(ctx) })
+        .map_err(|e| AppError::Internal(format!("rendering {name}: {e:#}")))?;
+    Ok(Html(html))
+}
+
+/// A page with the form re-shown and the problems listed, or the error itself when it is not
+/// about the form's fields.
+pub fn form_error(
+    app: &AppState,
+    ctx: &Ctx,
+    name: &str,
+    page: Value,
+    form: &HashMap<String, String>,
+    e: AppError,
+) -> AppResult<Response> {
+    let recoverable = matches!(
+        &e,
+        AppError::Domain(
+            DomainError::Validation(_)
+                | DomainError::Conflict { .. }
+                | DomainError::Throttled { .. }
+                | DomainError::Unauthenticated { reason: "bad_credentials" | "account_disabled" }
+        )
+    );
+    if !recoverable {
+        return Err(e);
+    }
+    let errors: BTreeMap<String, String> =
+        e.fields(ctx.lang).into_iter().map(|f| (f.field, f.message)).collect();
+    let mut form = form.clone();
+    form.remove("password");
+    form.remove(crate::ctx::CSRF_FIELD);
+    let page = context! { errors => errors, form => form, error_summary => e.message(ctx.lang), ..page };
+    let html = render(app, ctx, name, page)?;
+    Ok((e.status(), html).into_response())
+}
+
+/// Anonymous visitors to a members' page are sent to log in and brought back.
+pub fn require_login(ctx: &Ctx) -> Result<&pubdata_store::UserRow, Response> {
+    match &ctx.user {
+        Some(u) => Ok(u),
+        None => {
+            let notice = ctx.notice.map(|n| format!("&notice={n}")).unwrap_or_default();
+            let next: String = form_urlencoded_encode(&ctx.path);
+            Err(Redirect::to(&format!("/login?next={next}{notice}")).into_response())
+        }
+    }
+}
+
+fn form_urlencoded_encode(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)]).unwrap_or_default().trim_start_matches('=').to_string()
+}
+
+/// A redirect after a successful POST, with a message key for the next page.
+pub fn see_other(path: &str, done: &str) -> Response {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{path}{sep}done={done}")).into_response()
+}
+
+/// Only `done` keys the pages know are shown, so a crafted link cannot print arbitrary text.
+pub fn done_key(q: &HashMap<String, String>) -> Option<String> {
+    q.get("done").filter(|d| crate::i18n::has(Lang::ZhCn, &format!("flash.{d}"))).cloned()
+}
+
+pub fn error_page(app: &AppState, lang: Lang, ctx: Option<&Ctx>, e: &AppError) -> String {
+    let anonymous;
+    let ctx = match ctx {
+        Some(c) => c,
+        None => {
+            anonymous = Ctx {
+                lang,
+                user: None,
+                caller: pubdata_service::Caller::anonymous(None),
+                csrf: String::new(),
+                session_hash: None,
+                notice: None,
+                path: "/".into(),
+                api: false,
+            };
+            &anonymous
+        }
+    };
+    let login_link = matches!(e, AppError::Domain(DomainError::Unauthenticated { .. }));
+    let page = context! { message => e.message(lang), fields => e.fields(lang), login_link => login_link };
+    render(app, ctx, "error.html", page).map(|h| h.0).unwrap_or_else(|_| e.message(lang))
+}
+
+/// A url-encoded form as a map, with body errors turned into clear messages.
+pub struct FormMap(pub HashMap<String, String>);
+
+impl FromRequest<AppState> for FormMap {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        match axum::Form::<Vec<(String, String)>>::from_request(req, state).await {
+            Ok(axum::Form(pairs)) => Ok(FormMap(pairs.into_iter().collect())),
+            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(AppError::BodyTooLarge(state.config.max_body_bytes))
+            }
+            Err(r) => Err(AppError::BadRequest(r.body_text())),
+        }
+    }
+}
+
+impl FormMap {
+    pub fn get(&self, name: &str) -> String {
+        self.0.get(name).cloned().unwrap_or_default()
+    }
+}
+
+async fn home(
+    axum::extract::State(app): axum::extract::State<AppState>,
+    ctx: Ctx,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> AppResult<Html<String>> {
+    let orgs = app.store.list_orgs(None).await?;
+    let count = |k: pubdata_core::org::OrgKind| orgs.iter().filter(|o| o.kind == k).count();
+    let counts = context! {
+        provider => count(pubdata_core::org::OrgKind::Provider),
+        consumer_org => count(pubdata_core::org::OrgKind::ConsumerOrg),
+        users => app.store.count_users().await?,
+    };
+    render(&app, &ctx, "home.html", context! { counts => counts, done => done_key(&q) })
+}

@@ -1,0 +1,55 @@
+//! Embedded, numbered migrations per backend, applied in order and recorded.
+
+use sqlx::Executor;
+
+use crate::{now_ms, Backend, Result, Store};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "accounts",
+    sqlite: include_str!("../migrations/sqlite/0001_accounts.sql"),
+    postgres: include_str!("../migrations/postgres/0001_accounts.sql"),
+}];
+
+/// A fixed key for PostgreSQL's advisory lock, so concurrent nodes migrate one at a time.
+const PG_MIGRATION_LOCK: i64 = 0x7075_6264_6174_61;
+
+pub(crate) async fn run(store: &Store) -> Result<Vec<String>> {
+    let mut tx = store.begin().await?;
+    let conn = tx.conn();
+    if store.backend() == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_MIGRATION_LOCK).execute(&mut *conn).await?;
+    }
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations \
+         (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .await?;
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut done = Vec::new();
+    for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        let sql = match store.backend() {
+            Backend::Sqlite => m.sqlite,
+            Backend::Postgres => m.postgres,
+        };
+        sqlx::raw_sql(sql).execute(&mut *conn).await?;
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(m.version)
+            .bind(m.name)
+            .bind(now_ms())
+            .execute(&mut *conn)
+            .await?;
+        done.push(format!("{:04}_{}", m.version, m.name));
+    }
+    tx.commit().await?;
+    Ok(done)
+}
