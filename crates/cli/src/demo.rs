@@ -42,11 +42,27 @@ fn credit_code(body: &str) -> String {
     format!("{body}{}", check_char(body).unwrap_or('0'))
 }
 
-const ADMIN_ORG: DemoOrg = DemoOrg { name: "四川省大数据中心", kind: "admin_institution", code_body: "12510000MB1A00001" };
+const ADMIN_ORG: DemoOrg = DemoOrg {
+    name: "四川省大数据中心",
+    kind: "admin_institution",
+    code_body: "12510000MB1A00001",
+};
 const PROVIDERS: [DemoOrg; 3] = [
-    DemoOrg { name: "四川省交通运输厅", kind: "provider", code_body: "11510000008693034" },
-    DemoOrg { name: "四川省生态环境厅", kind: "provider", code_body: "11510000MB1A00021" },
-    DemoOrg { name: "成都市卫生健康委员会", kind: "provider", code_body: "11510100MB1A00035" },
+    DemoOrg {
+        name: "四川省交通运输厅",
+        kind: "provider",
+        code_body: "11510000008693034",
+    },
+    DemoOrg {
+        name: "四川省生态环境厅",
+        kind: "provider",
+        code_body: "11510000MB1A00021",
+    },
+    DemoOrg {
+        name: "成都市卫生健康委员会",
+        kind: "provider",
+        code_body: "11510100MB1A00035",
+    },
 ];
 
 /// login, display name, org index (0 = admin institution, 1.. = providers), role.
@@ -82,7 +98,10 @@ pub async fn run(config_path: Option<&Path>, args: DemoArgs) -> anyhow::Result<(
     let password = match (&args.password, fresh) {
         (Some(p), _) => p.clone(),
         (None, true) => generate_password(),
-        (None, false) => std::fs::read_to_string(dir.join(PASSWORD_FILE)).unwrap_or_default().trim().to_string(),
+        (None, false) => std::fs::read_to_string(dir.join(PASSWORD_FILE))
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     };
     if fresh {
         seed(&store, &password).await.context("seeding the demo failed")?;
@@ -139,17 +158,28 @@ async fn seed(store: &Store, password: &str) -> anyhow::Result<()> {
     let root_id = accounts::create_sysadmin(store, &console, new_user("sysadmin", "系统管理员", password)).await?;
     let root = store.user(root_id).await?.context("sysadmin vanished")?;
     // Everything else is done by the sysadmin account, through the same services the UI uses.
-    let caller = Caller { actor: actor_for(&root), label: root.login.clone(), ip: None };
+    let caller = Caller {
+        actor: actor_for(&root),
+        label: root.login.clone(),
+        ip: None,
+    };
     let mut org_ids = vec![accounts::create_org(store, &caller, new_org(&ADMIN_ORG)).await?];
     for p in &PROVIDERS {
         org_ids.push(accounts::create_org(store, &caller, new_org(p)).await?);
     }
     for (login, name, org, role) in STAFF {
-        let staff = NewStaff { user: new_user(login, name, password), org_id: org_ids[org], role: role.into() };
+        let staff = NewStaff {
+            user: new_user(login, name, password),
+            org_id: org_ids[org],
+            role: role.into(),
+        };
         accounts::create_staff(store, &caller, staff).await?;
     }
     let anonymous = Caller::anonymous(None);
-    let person = Registration { user: new_user("consumer.person", "周市民", password), org: None };
+    let person = Registration {
+        user: new_user("consumer.person", "周市民", password),
+        org: None,
+    };
     accounts::register_consumer(store, &anonymous, person).await?;
     let company = Registration {
         user: new_user("consumer.org", "吴经办", password),

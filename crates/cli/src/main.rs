@@ -16,7 +16,11 @@ use pubdata_service::{Caller, Store, StoreError};
 use pubdata_store::{OpenOptions, VerifyReport};
 
 #[derive(Parser)]
-#[command(name = "pubdata", version, about = "公共数据开放平台 — a public data opening platform")]
+#[command(
+    name = "pubdata",
+    version,
+    about = "公共数据开放平台 — a public data opening platform"
+)]
 struct Cli {
     /// Configuration file (default: ./pubdata.toml when present).
     #[arg(long, global = true, env = "PUBDATA_CONFIG")]
@@ -120,7 +124,10 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_target(false).with_max_level(log_level()).init();
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .with_max_level(log_level())
+        .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -151,7 +158,11 @@ fn log_level() -> tracing::Level {
 fn describe(e: &anyhow::Error) -> String {
     if let Some(StoreError::Domain(d)) = e.downcast_ref::<StoreError>() {
         let app = pubdata_server::error::AppError::Domain(d.clone());
-        let fields: Vec<String> = app.fields(pubdata_server::i18n::Lang::En).into_iter().map(|f| f.message).collect();
+        let fields: Vec<String> = app
+            .fields(pubdata_server::i18n::Lang::En)
+            .into_iter()
+            .map(|f| f.message)
+            .collect();
         return format!("{} {}", app.message(pubdata_server::i18n::Lang::En), fields.join("; "));
     }
     format!("{e:#}")
@@ -160,22 +171,37 @@ fn describe(e: &anyhow::Error) -> String {
 fn describe_break(b: &pubdata_core::audit::ChainBreak) -> String {
     use pubdata_core::audit::ChainBreak::*;
     match b {
-        Altered { seq } => format!("event #{seq} was altered (its content no longer matches its hash)"),
-        Unlinked { seq } => format!("event #{seq} does not link to the event before it (rows removed or inserted)"),
-        Gap { expected, found } => format!("event #{expected} is missing (next present is #{found})"),
+        Altered { seq } => {
+            format!("event #{seq} was altered (its content no longer matches its hash)")
+        }
+        Unlinked { seq } => {
+            format!("event #{seq} does not link to the event before it (rows removed or inserted)")
+        }
+        Gap { expected, found } => {
+            format!("event #{expected} is missing (next present is #{found})")
+        }
         Truncated { head_seq, last_seq } => {
-            format!("the chain ends at event #{last_seq} but the head records #{head_seq} (events deleted from the end)")
+            format!(
+                "the chain ends at event #{last_seq} but the head records #{head_seq} (events deleted from the end)"
+            )
         }
     }
 }
 
-pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
+/// Opens the configured database (creating the data directory for SQLite) without migrating.
+async fn connect(config: &Config) -> anyhow::Result<Store> {
     if config.database_url.is_none() {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     }
     let url = config.database_url();
-    let store = Store::open(&url, OpenOptions::default()).await.with_context(|| format!("cannot open database {url}"))?;
+    Store::open(&url, OpenOptions::default())
+        .await
+        .with_context(|| format!("cannot open database {url}"))
+}
+
+pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = connect(config).await?;
     store.migrate().await.context("migration failed")?;
     Ok(store)
 }
@@ -198,8 +224,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo(_) => unreachable!("handled above"),
         Command::Migrate => {
-            let store = Store::open(&config.database_url(), OpenOptions::default()).await?;
-            let done = store.migrate().await?;
+            let done = connect(&config).await?.migrate().await.context("migration failed")?;
             if done.is_empty() {
                 println!("database is up to date");
             }
@@ -212,7 +237,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(AuditCommand::Verify) => {
             let store = open_store(&config).await?;
             match store.verify_audit().await? {
-                VerifyReport::Intact { events } => println!("audit chain intact: {events} events verified"),
+                VerifyReport::Intact { events } => {
+                    println!("audit chain intact: {events} events verified")
+                }
                 VerifyReport::Broken(b) => {
                     println!("audit chain BROKEN: {}", describe_break(&b));
                     return Ok(ExitCode::from(2));
@@ -231,14 +258,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 async fn user(store: &Store, caller: &Caller, cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
         UserCommand::Create(c) => {
-            let new = NewUser { login: c.login, display_name: c.name, email: c.email, phone: c.phone, password: c.password };
+            let new = NewUser {
+                login: c.login,
+                display_name: c.name,
+                email: c.email,
+                phone: c.phone,
+                password: c.password,
+            };
             let id = if c.sysadmin {
                 accounts::create_sysadmin(store, caller, new).await?
             } else {
                 let (Some(org_id), Some(role)) = (c.org, c.role) else {
                     return Err(anyhow!("give --sysadmin, or --org ID and --role ROLE"));
                 };
-                accounts::create_staff(store, caller, NewStaff { user: new, org_id, role }).await?
+                accounts::create_staff(
+                    store,
+                    caller,
+                    NewStaff {
+                        user: new,
+                        org_id,
+                        role,
+                    },
+                )
+                .await?
             };
             println!("created user {id}");
         }
@@ -251,7 +293,14 @@ async fn user(store: &Store, caller: &Caller, cmd: UserCommand) -> anyhow::Resul
                     .chain(u.is_sysadmin.then(|| "sysadmin".to_string()))
                     .collect();
                 let state = if u.disabled { "disabled" } else { "active" };
-                println!("{:>5}  {:<20} {:<10} {:<24} {}", u.id, u.login, state, u.display_name, roles.join(", "));
+                println!(
+                    "{:>5}  {:<20} {:<10} {:<24} {}",
+                    u.id,
+                    u.login,
+                    state,
+                    u.display_name,
+                    roles.join(", ")
+                );
             }
         }
         UserCommand::Disable { login } => set_disabled(store, caller, &login, true).await?,
@@ -261,7 +310,10 @@ async fn user(store: &Store, caller: &Caller, cmd: UserCommand) -> anyhow::Resul
 }
 
 async fn set_disabled(store: &Store, caller: &Caller, login: &str, disabled: bool) -> anyhow::Result<()> {
-    let u = store.user_by_login(login).await?.ok_or_else(|| anyhow!("no user with login {login:?}"))?;
+    let u = store
+        .user_by_login(login)
+        .await?
+        .ok_or_else(|| anyhow!("no user with login {login:?}"))?;
     accounts::set_disabled(store, caller, u.id, disabled).await?;
     println!("{} {login}", if disabled { "disabled" } else { "enabled" });
     Ok(())
@@ -269,18 +321,39 @@ async fn set_disabled(store: &Store, caller: &Caller, login: &str, disabled: boo
 
 async fn org(store: &Store, caller: &Caller, cmd: OrgCommand) -> anyhow::Result<()> {
     match cmd {
-        OrgCommand::Create { kind, name, credit_code, region } => {
-            let new = NewOrg { kind, name, credit_code, region_code: region, ..Default::default() };
+        OrgCommand::Create {
+            kind,
+            name,
+            credit_code,
+            region,
+        } => {
+            let new = NewOrg {
+                kind,
+                name,
+                credit_code,
+                region_code: region,
+                ..Default::default()
+            };
             let id = accounts::create_org(store, caller, new).await?;
             println!("created organisation {id}");
         }
         OrgCommand::List { kind } => {
-            let kind = match kind {
-                Some(k) => Some(OrgKind::parse(&k).ok_or_else(|| anyhow!("unknown kind {k:?}: use admin_institution, provider or consumer_org"))?),
-                None => None,
-            };
+            let kind =
+                match kind {
+                    Some(k) => Some(OrgKind::parse(&k).ok_or_else(|| {
+                        anyhow!("unknown kind {k:?}: use admin_institution, provider or consumer_org")
+                    })?),
+                    None => None,
+                };
             for o in accounts::list_orgs(store, caller, kind).await? {
-                println!("{:>5}  {:<18} {:<18} {} ({} members)", o.id, o.kind.as_str(), o.credit_code, o.name, o.member_count);
+                println!(
+                    "{:>5}  {:<18} {:<18} {} ({} members)",
+                    o.id,
+                    o.kind.as_str(),
+                    o.credit_code,
+                    o.name,
+                    o.member_count
+                );
             }
         }
     }

@@ -166,10 +166,7 @@ impl Drop for ProcessGuard {
         Self::kill(&mut self.chromedriver);
         Self::kill(&mut self.app);
         if thread::panicking() {
-            eprintln!(
-                "browser test failed; logs and data kept in {}",
-                self.temp_dir.display()
-            );
+            eprintln!("browser test failed; logs and data kept in {}", self.temp_dir.display());
         } else {
             let _ = fs::remove_dir_all(&self.temp_dir);
         }
@@ -178,10 +175,7 @@ impl Drop for ProcessGuard {
 
 /// Polls `check` every [`POLL_INTERVAL`] until it returns `Ok` or `timeout`
 /// elapses; on timeout returns the last `Err` (a description of what was seen).
-fn wait_until<T>(
-    timeout: Duration,
-    mut check: impl FnMut() -> Result<T, String>,
-) -> Result<T, String> {
+fn wait_until<T>(timeout: Duration, mut check: impl FnMut() -> Result<T, String>) -> Result<T, String> {
     let deadline = Instant::now() + timeout;
     loop {
         match check() {
@@ -233,9 +227,7 @@ fn wait_for_chromedriver(base: &str, log: &Path) {
     let url = format!("{base}/status");
     let res = wait_until(DRIVER_START_TIMEOUT, || match agent.get(&url).call() {
         Ok(r) => {
-            let v: Value = r
-                .into_json()
-                .map_err(|e| format!("bad /status JSON: {e}"))?;
+            let v: Value = r.into_json().map_err(|e| format!("bad /status JSON: {e}"))?;
             if v["value"]["ready"] == Value::Bool(true) {
                 Ok(())
             } else {
@@ -285,6 +277,10 @@ impl Driver {
                     "browserName": "chrome",
                     "goog:chromeOptions": {
                         "binary": chromium.to_string_lossy(),
+                        // The app negotiates `Accept-Language` (falling back to
+                        // zh-CN); pin the browser to a Chinese user so the
+                        // result does not depend on the host locale.
+                        "prefs": { "intl.accept_languages": "zh-CN,zh" },
                         "args": [
                             "--headless",
                             "--no-sandbox",
@@ -317,12 +313,7 @@ impl Driver {
 
     /// Performs one WebDriver request and returns the response's `value`.
     /// WebDriver errors become `Err("<error>: <message>")`.
-    fn send(
-        agent: &ureq::Agent,
-        method: &str,
-        url: &str,
-        body: Option<Value>,
-    ) -> Result<Value, String> {
+    fn send(agent: &ureq::Agent, method: &str, url: &str, body: Option<Value>) -> Result<Value, String> {
         let req = agent.request(method, url);
         let res = match body {
             Some(b) => req.send_json(b),
@@ -402,12 +393,8 @@ impl Driver {
     }
 
     fn must_find(&self, css: &str, ctx: &str) -> String {
-        self.find(css).unwrap_or_else(|e| {
-            panic!(
-                "{ctx}: element {css:?} not found on {}: {e}",
-                self.current_url()
-            )
-        })
+        self.find(css)
+            .unwrap_or_else(|e| panic!("{ctx}: element {css:?} not found on {}: {e}", self.current_url()))
     }
 
     fn click(&self, eid: &str) -> Result<(), String> {
@@ -417,12 +404,8 @@ impl Driver {
 
     fn type_into(&self, eid: &str, text: &str) -> Result<(), String> {
         self.cmd("POST", &format!("/element/{eid}/clear"), Some(json!({})))?;
-        self.cmd(
-            "POST",
-            &format!("/element/{eid}/value"),
-            Some(json!({ "text": text })),
-        )
-        .map(drop)
+        self.cmd("POST", &format!("/element/{eid}/value"), Some(json!({ "text": text })))
+            .map(drop)
     }
 
     /// Attribute value of an element; `None` when the attribute is absent.
@@ -473,12 +456,7 @@ impl Driver {
                 navs.insert(v);
             }
         }
-        Ok(NavState {
-            url,
-            user,
-            roles,
-            navs,
-        })
+        Ok(NavState { url, user, roles, navs })
     }
 
     /// Text of `.error-summary` elements, if any (for diagnostics).
@@ -507,8 +485,7 @@ impl Driver {
             path.display(),
             png.len()
         );
-        fs::write(path, &png)
-            .unwrap_or_else(|e| panic!("write screenshot {}: {e}", path.display()));
+        fs::write(path, &png).unwrap_or_else(|e| panic!("write screenshot {}: {e}", path.display()));
     }
 
     /// Opens `/login`, fills in the credentials and submits `form#login-form`.
@@ -608,9 +585,7 @@ fn wait_for_lang(d: &Driver, want: &str, ctx: &str) {
             Err(format!("<html lang> = {lang:?} on {}", d.current_url()))
         }
     })
-    .unwrap_or_else(|last| {
-        panic!("language: {ctx}: expected <html lang={want:?}>; last seen: {last}")
-    });
+    .unwrap_or_else(|last| panic!("language: {ctx}: expected <html lang={want:?}>; last seen: {last}"));
 }
 
 fn assert_text_contains(d: &Driver, needle: &str, ctx: &str) {

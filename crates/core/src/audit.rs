@@ -75,7 +75,10 @@ pub struct Verifier {
 
 impl Default for Verifier {
     fn default() -> Self {
-        Verifier { expected_seq: 1, prev_hash: GENESIS.to_string() }
+        Verifier {
+            expected_seq: 1,
+            prev_hash: GENESIS.to_string(),
+        }
     }
 }
 
@@ -83,7 +86,10 @@ impl Verifier {
     pub fn push(&mut self, e: &StoredEvent) -> Result<(), ChainBreak> {
         let seq = e.record.seq;
         if seq != self.expected_seq {
-            return Err(ChainBreak::Gap { expected: self.expected_seq, found: seq });
+            return Err(ChainBreak::Gap {
+                expected: self.expected_seq,
+                found: seq,
+            });
         }
         if e.prev_hash != self.prev_hash {
             return Err(ChainBreak::Unlinked { seq });
@@ -127,7 +133,11 @@ mod tests {
                     client_ip: Some("127.0.0.1".into()),
                 };
                 let hash = chain_hash(&prev, &record);
-                let e = StoredEvent { record, prev_hash: prev.clone(), hash: hash.clone() };
+                let e = StoredEvent {
+                    record,
+                    prev_hash: prev.clone(),
+                    hash: hash.clone(),
+                };
                 prev = hash;
                 e
             })
@@ -158,18 +168,27 @@ mod tests {
 
         let mut deleted = c.clone();
         deleted.remove(1);
-        assert_eq!(verify(&deleted, (head.0, &head.1)), Err(ChainBreak::Gap { expected: 2, found: 3 }));
+        assert_eq!(
+            verify(&deleted, (head.0, &head.1)),
+            Err(ChainBreak::Gap { expected: 2, found: 3 })
+        );
 
         // Renumbering after a deletion still leaves the link broken.
         let mut renumbered = deleted.clone();
         for (i, e) in renumbered.iter_mut().enumerate() {
             e.record.seq = i as i64 + 1;
         }
-        assert_eq!(verify(&renumbered, (head.0, &head.1)), Err(ChainBreak::Unlinked { seq: 2 }));
+        assert_eq!(
+            verify(&renumbered, (head.0, &head.1)),
+            Err(ChainBreak::Unlinked { seq: 2 })
+        );
 
         assert_eq!(
             verify(&c[..4], (head.0, &head.1)),
-            Err(ChainBreak::Truncated { head_seq: 5, last_seq: 4 })
+            Err(ChainBreak::Truncated {
+                head_seq: 5,
+                last_seq: 4
+            })
         );
     }
 }

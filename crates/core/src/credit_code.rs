@@ -111,6 +111,9 @@ mod tests {
         assert_eq!(validate("91350100M000100I43"), Err(CreditCodeError::Character));
         assert_eq!(validate("913501O0M000100Y43"), Err(CreditCodeError::Character));
         assert_eq!(validate("91A50100M000100Y43"), Err(CreditCodeError::Region));
-        assert_eq!(validate("统一社会信用代码统一社会信用代码统一"), Err(CreditCodeError::Character));
+        assert_eq!(
+            validate("统一社会信用代码统一社会信用代码统一"),
+            Err(CreditCodeError::Character)
+        );
     }
 }

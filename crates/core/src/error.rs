@@ -14,7 +14,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: &str, code: &str) -> Self {
-        FieldError { field: field.into(), code: code.into(), params: Vec::new() }
+        FieldError {
+            field: field.into(),
+            code: code.into(),
+            params: Vec::new(),
+        }
     }
 
     pub fn with(mut self, name: &str, value: impl ToString) -> Self {
@@ -38,7 +42,10 @@ pub enum DomainError {
     NotFound { what: &'static str },
     /// A uniqueness or state conflict, e.g. a login that is already taken.
     #[error("conflict: {code}")]
-    Conflict { code: &'static str, field: Option<&'static str> },
+    Conflict {
+        code: &'static str,
+        field: Option<&'static str>,
+    },
     /// Too many attempts; the caller may try again after `retry_after_secs`.
     #[error("throttled for {retry_after_secs}s")]
     Throttled { code: &'static str, retry_after_secs: u64 },
@@ -77,7 +84,8 @@ impl Checks {
         let n = value.chars().count();
         if n < min || n > max {
             let code = if n == 0 { "required" } else { "length" };
-            self.0.push(FieldError::new(field, code).with("min", min).with("max", max));
+            self.0
+                .push(FieldError::new(field, code).with("min", min).with("max", max));
             return false;
         }
         true

@@ -146,7 +146,9 @@ mod tests {
             contact_email: "not-an-email".into(),
             ..Default::default()
         };
-        let Err(DomainError::Validation(errs)) = bad.validate() else { panic!() };
+        let Err(DomainError::Validation(errs)) = bad.validate() else {
+            panic!()
+        };
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["kind", "name", "credit_code", "region_code", "contact_email"]);
     }

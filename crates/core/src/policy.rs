@@ -28,7 +28,11 @@ impl Actor {
 
     /// The operator at the server's console (`pubdata user create …`): trusted like sysadmin.
     pub fn console() -> Self {
-        Actor { user_id: None, sysadmin: true, memberships: Vec::new() }
+        Actor {
+            user_id: None,
+            sysadmin: true,
+            memberships: Vec::new(),
+        }
     }
 
     pub fn is_authenticated(&self) -> bool {
@@ -40,7 +44,9 @@ impl Actor {
     }
 
     pub fn has_role_in(&self, role: Role, org_id: i64) -> bool {
-        self.memberships.iter().any(|m| m.role == role && m.org_id == Some(org_id))
+        self.memberships
+            .iter()
+            .any(|m| m.role == role && m.org_id == Some(org_id))
     }
 
     fn is_admin_manager(&self) -> bool {
@@ -90,12 +96,8 @@ pub fn can(actor: &Actor, action: Action, target: Target) -> bool {
     match (action, target) {
         (Action::ManageOwnAccount, _) => true,
         (Action::ListOrgs | Action::ListUsers | Action::ViewAudit, _) => actor.sysadmin || manager,
-        (Action::CreateOrg, Target::OrgKind(kind)) => {
-            actor.sysadmin || (manager && kind != OrgKind::AdminInstitution)
-        }
-        (Action::CreateStaff, Target::Org { kind, .. }) => {
-            kind != OrgKind::ConsumerOrg && (actor.sysadmin || manager)
-        }
+        (Action::CreateOrg, Target::OrgKind(kind)) => actor.sysadmin || (manager && kind != OrgKind::AdminInstitution),
+        (Action::CreateStaff, Target::Org { kind, .. }) => kind != OrgKind::ConsumerOrg && (actor.sysadmin || manager),
         (Action::AssignRole(role), Target::Org { kind, .. }) => {
             role.org_kind() == kind && (actor.sysadmin || (manager && role != Role::Consumer))
         }
@@ -108,7 +110,9 @@ pub fn can(actor: &Actor, action: Action, target: Target) -> bool {
 
 pub fn require(actor: &Actor, action: Action, target: Target) -> Result<(), DomainError> {
     if !actor.is_authenticated() {
-        return Err(DomainError::Unauthenticated { reason: "login_required" });
+        return Err(DomainError::Unauthenticated {
+            reason: "login_required",
+        });
     }
     if can(actor, action, target) {
         Ok(())
@@ -129,7 +133,11 @@ mod tests {
         Actor {
             user_id: Some(100),
             sysadmin: false,
-            memberships: vec![Membership { org_id: org.map(|o| o.0), org_kind: org.map(|o| o.1), role }],
+            memberships: vec![Membership {
+                org_id: org.map(|o| o.0),
+                org_kind: org.map(|o| o.1),
+                role,
+            }],
         }
     }
 
@@ -140,21 +148,40 @@ mod tests {
         vec![
             ("anonymous", Actor::anonymous()),
             ("consumer", with(Role::Consumer, None)),
-            ("consumer_org", with(Role::Consumer, Some((CONSUMER_ORG, OrgKind::ConsumerOrg)))),
+            (
+                "consumer_org",
+                with(Role::Consumer, Some((CONSUMER_ORG, OrgKind::ConsumerOrg))),
+            ),
             ("provider_editor", with(Role::ProviderEditor, provider)),
             ("provider_reviewer", with(Role::ProviderReviewer, provider)),
             ("provider_manager", with(Role::ProviderManager, provider)),
             ("admin_reviewer", with(Role::AdminReviewer, admin)),
             ("admin_manager", with(Role::AdminManager, admin)),
-            ("sysadmin", Actor { user_id: Some(1), sysadmin: true, memberships: vec![] }),
+            (
+                "sysadmin",
+                Actor {
+                    user_id: Some(1),
+                    sysadmin: true,
+                    memberships: vec![],
+                },
+            ),
         ]
     }
 
     #[test]
     fn roles_by_actions() {
-        let provider = Target::Org { id: PROVIDER_ORG, kind: OrgKind::Provider };
-        let admin = Target::Org { id: ADMIN_ORG, kind: OrgKind::AdminInstitution };
-        let consumer_org = Target::Org { id: CONSUMER_ORG, kind: OrgKind::ConsumerOrg };
+        let provider = Target::Org {
+            id: PROVIDER_ORG,
+            kind: OrgKind::Provider,
+        };
+        let admin = Target::Org {
+            id: ADMIN_ORG,
+            kind: OrgKind::AdminInstitution,
+        };
+        let consumer_org = Target::Org {
+            id: CONSUMER_ORG,
+            kind: OrgKind::ConsumerOrg,
+        };
         let other_user = Target::User { id: 7, sysadmin: false };
         let root_user = Target::User { id: 1, sysadmin: true };
         // Columns follow `actors()`: anon, consumer, consumer_org, p_editor, p_reviewer,
@@ -164,16 +191,40 @@ mod tests {
             (Action::ListOrgs, Target::Platform, [0, 0, 0, 0, 0, 0, 0, 1, 1]),
             (Action::ListUsers, Target::Platform, [0, 0, 0, 0, 0, 0, 0, 1, 1]),
             (Action::ViewAudit, Target::Platform, [0, 0, 0, 0, 0, 0, 0, 1, 1]),
-            (Action::CreateOrg, Target::OrgKind(OrgKind::Provider), [0, 0, 0, 0, 0, 0, 0, 1, 1]),
-            (Action::CreateOrg, Target::OrgKind(OrgKind::ConsumerOrg), [0, 0, 0, 0, 0, 0, 0, 1, 1]),
-            (Action::CreateOrg, Target::OrgKind(OrgKind::AdminInstitution), [0, 0, 0, 0, 0, 0, 0, 0, 1]),
+            (
+                Action::CreateOrg,
+                Target::OrgKind(OrgKind::Provider),
+                [0, 0, 0, 0, 0, 0, 0, 1, 1],
+            ),
+            (
+                Action::CreateOrg,
+                Target::OrgKind(OrgKind::ConsumerOrg),
+                [0, 0, 0, 0, 0, 0, 0, 1, 1],
+            ),
+            (
+                Action::CreateOrg,
+                Target::OrgKind(OrgKind::AdminInstitution),
+                [0, 0, 0, 0, 0, 0, 0, 0, 1],
+            ),
             (Action::CreateStaff, provider, [0, 0, 0, 0, 0, 0, 0, 1, 1]),
             (Action::CreateStaff, admin, [0, 0, 0, 0, 0, 0, 0, 1, 1]),
             (Action::CreateStaff, consumer_org, [0, 0, 0, 0, 0, 0, 0, 0, 0]),
-            (Action::AssignRole(Role::ProviderEditor), provider, [0, 0, 0, 0, 0, 0, 0, 1, 1]),
+            (
+                Action::AssignRole(Role::ProviderEditor),
+                provider,
+                [0, 0, 0, 0, 0, 0, 0, 1, 1],
+            ),
             (Action::AssignRole(Role::ProviderEditor), admin, [0; 9]),
-            (Action::AssignRole(Role::AdminReviewer), admin, [0, 0, 0, 0, 0, 0, 0, 1, 1]),
-            (Action::AssignRole(Role::Consumer), consumer_org, [0, 0, 0, 0, 0, 0, 0, 0, 1]),
+            (
+                Action::AssignRole(Role::AdminReviewer),
+                admin,
+                [0, 0, 0, 0, 0, 0, 0, 1, 1],
+            ),
+            (
+                Action::AssignRole(Role::Consumer),
+                consumer_org,
+                [0, 0, 0, 0, 0, 0, 0, 0, 1],
+            ),
             (Action::DisableUser, other_user, [0, 0, 0, 0, 0, 0, 0, 1, 1]),
             (Action::DisableUser, root_user, [0; 9]),
             (Action::ResetPassword, other_user, [0, 0, 0, 0, 0, 0, 0, 1, 1]),
@@ -188,7 +239,11 @@ mod tests {
 
     #[test]
     fn nobody_disables_themselves() {
-        let me = Actor { user_id: Some(1), sysadmin: true, memberships: vec![] };
+        let me = Actor {
+            user_id: Some(1),
+            sysadmin: true,
+            memberships: vec![],
+        };
         assert!(!can(&me, Action::DisableUser, Target::User { id: 1, sysadmin: true }));
         assert!(can(&me, Action::DisableUser, Target::User { id: 2, sysadmin: true }));
     }

@@ -123,7 +123,9 @@ pub fn valid_login(login: &str) -> bool {
 }
 
 pub fn valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else { return false };
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && email.len() <= 254
         && domain.contains('.')
@@ -213,8 +215,14 @@ mod tests {
         assert_eq!(codes(user("Zh", "secret-2026-x").validate()), ["login:length"]);
         assert_eq!(codes(user("9lives", "secret-2026-x").validate()), ["login:login_chars"]);
         assert_eq!(codes(user("zhang", "short1").validate()), ["password:length"]);
-        assert_eq!(codes(user("zhang", "onlyletters").validate()), ["password:password_mix"]);
-        assert_eq!(codes(user("zhang123456", "ZHANG123456").validate()), ["password:password_is_login"]);
+        assert_eq!(
+            codes(user("zhang", "onlyletters").validate()),
+            ["password:password_mix"]
+        );
+        assert_eq!(
+            codes(user("zhang123456", "ZHANG123456").validate()),
+            ["password:password_is_login"]
+        );
     }
 
     #[test]

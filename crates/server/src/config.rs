@@ -56,8 +56,8 @@ impl Config {
         });
         let mut config = match file {
             Some(p) => {
-                let text = std::fs::read_to_string(&p)
-                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?;
+                let text =
+                    std::fs::read_to_string(&p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?;
                 toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
             }
             None => Config::default(),
@@ -68,7 +68,8 @@ impl Config {
 
     fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
         fn parse<T: std::str::FromStr>(key: &str, v: String) -> anyhow::Result<T> {
-            v.parse().map_err(|_| anyhow::anyhow!("{key}={v:?} is not a valid value"))
+            v.parse()
+                .map_err(|_| anyhow::anyhow!("{key}={v:?} is not a valid value"))
         }
         if let Some(v) = get("PUBDATA_ADDR") {
             self.addr = v;
@@ -93,9 +94,9 @@ impl Config {
 
     /// The database URL, defaulting to `data_dir/pubdata.db`.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("pubdata.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("pubdata.db").display()))
     }
 
     pub fn auth(&self) -> AuthSettings {
@@ -117,10 +118,16 @@ mod tests {
     fn env_overrides_file_and_bad_values_are_named() {
         let mut c: Config = toml::from_str("addr = \"0.0.0.0:9000\"\nsecure_cookies = true").unwrap();
         assert_eq!(c.addr, "0.0.0.0:9000");
-        c.apply_env(|k| (k == "PUBDATA_ADDR").then(|| "127.0.0.1:1".to_string())).unwrap();
+        c.apply_env(|k| (k == "PUBDATA_ADDR").then(|| "127.0.0.1:1".to_string()))
+            .unwrap();
         assert_eq!(c.addr, "127.0.0.1:1");
-        let err = c.apply_env(|k| (k == "PUBDATA_MAX_BODY_BYTES").then(|| "lots".to_string())).unwrap_err();
+        let err = c
+            .apply_env(|k| (k == "PUBDATA_MAX_BODY_BYTES").then(|| "lots".to_string()))
+            .unwrap_err();
         assert!(err.to_string().contains("PUBDATA_MAX_BODY_BYTES"));
-        assert!(toml::from_str::<Config>("adr = \"x\"").is_err(), "typos in keys are refused");
+        assert!(
+            toml::from_str::<Config>("adr = \"x\"").is_err(),
+            "typos in keys are refused"
+        );
     }
 }

@@ -49,7 +49,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Ctx>().cloned().ok_or_else(|| AppError::Internal("context missing".into()))
+        parts
+            .extensions
+            .get::<Ctx>()
+            .cloned()
+            .ok_or_else(|| AppError::Internal("context missing".into()))
     }
 }
 
@@ -65,7 +69,11 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
-    query?.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
+    query?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
 }
 
 fn detect_lang(parts: &Parts) -> (Lang, bool) {
@@ -119,14 +127,22 @@ struct Resolved {
 }
 
 async fn resolve_caller(app: &AppState, parts: &Parts) -> Result<Resolved, AppError> {
-    let mut r = Resolved { user: None, session: None, bearer: false, notice: None, clear_session: false };
+    let mut r = Resolved {
+        user: None,
+        session: None,
+        bearer: false,
+        notice: None,
+        clear_session: false,
+    };
     let auth = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     if let Some(secret) = auth.and_then(|a| a.strip_prefix("Bearer ")) {
         r.user = Some(resolve_token(&app.store, secret.trim()).await?);
         r.bearer = true;
         return Ok(r);
     }
-    let Some(token) = cookie(&parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty()) else { return Ok(r) };
+    let Some(token) = cookie(&parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty()) else {
+        return Ok(r);
+    };
     match resolve_session(&app.store, &app.auth, token).await {
         Ok(Some(s)) => {
             r.session = Some((s.token_hash, s.session.csrf_token));
@@ -158,7 +174,9 @@ async fn submitted_csrf(parts: &Parts, body: Body, limit: usize) -> Result<(Opti
     if !form {
         return Ok((None, body));
     }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| AppError::BodyTooLarge(limit))?;
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| AppError::BodyTooLarge(limit))?;
     let token = form_urlencoded_field(&bytes, CSRF_FIELD);
     Ok((token, Body::from(bytes)))
 }
@@ -174,7 +192,10 @@ pub async fn context(State(app): State<AppState>, req: Request, next: Next) -> R
     let api = parts.uri.path().starts_with("/api/");
     let fail = |e: AppError| render_error(&app, lang, api, None, &e);
     let limit = app.config.max_body_bytes;
-    let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return fail(AppError::BodyTooLarge(limit));
     }
@@ -182,7 +203,9 @@ pub async fn context(State(app): State<AppState>, req: Request, next: Next) -> R
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let anon_csrf = cookie(&parts.headers, CSRF_COOKIE).filter(|c| c.len() == 64).map(str::to_string);
+    let anon_csrf = cookie(&parts.headers, CSRF_COOKIE)
+        .filter(|c| c.len() == 64)
+        .map(str::to_string);
     let new_anon_csrf = anon_csrf.is_none().then(random_hex);
     let expected = match &resolved.session {
         Some((_, csrf)) => csrf.clone(),
@@ -216,7 +239,11 @@ pub async fn context(State(app): State<AppState>, req: Request, next: Next) -> R
     let ctx = Ctx {
         lang,
         user: resolved.user.map(Arc::new),
-        caller: Caller { actor, label, ip: Some(ip) },
+        caller: Caller {
+            actor,
+            label,
+            ip: Some(ip),
+        },
         csrf: expected,
         session_hash: resolved.session.map(|s| s.0),
         notice: resolved.notice,
@@ -274,7 +301,8 @@ pub fn render_error(app: &AppState, lang: Lang, api: bool, ctx: Option<&Ctx>, e:
         (status, Html(page)).into_response()
     };
     if status == StatusCode::UNAUTHORIZED && api {
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     resp
 }

@@ -117,9 +117,11 @@ impl AppError {
                 DomainError::Validation(_) => t(lang, "error.validation", &[]),
                 DomainError::Unauthenticated { reason } => t(lang, &format!("error.auth.{reason}"), &[]),
                 DomainError::Forbidden => t(lang, "error.forbidden", &[]),
-                DomainError::NotFound { what } => {
-                    t(lang, "error.not_found", &[("what", t(lang, &format!("object.{what}"), &[]))])
-                }
+                DomainError::NotFound { what } => t(
+                    lang,
+                    "error.not_found",
+                    &[("what", t(lang, &format!("object.{what}"), &[]))],
+                ),
                 DomainError::Conflict { code, .. } => t(lang, &format!("error.conflict.{code}"), &[]),
                 DomainError::Throttled { code, retry_after_secs } => t(
                     lang,
@@ -153,7 +155,11 @@ impl AppError {
     }
 
     pub fn problem(&self, lang: Lang) -> Problem {
-        Problem { code: self.code(), message: self.message(lang), fields: self.fields(lang) }
+        Problem {
+            code: self.code(),
+            message: self.message(lang),
+            fields: self.fields(lang),
+        }
     }
 }
 
@@ -162,6 +168,10 @@ pub fn field_problem(lang: Lang, f: &FieldError) -> FieldProblem {
     FieldProblem {
         field: f.field.clone(),
         code: f.code.clone(),
-        message: format!("{}: {}", t(lang, &format!("label.{}", f.field), &[]), t(lang, &format!("field.{}", f.code), &params)),
+        message: format!(
+            "{}: {}",
+            t(lang, &format!("label.{}", f.field), &[]),
+            t(lang, &format!("field.{}", f.code), &params)
+        ),
     }
 }

@@ -50,7 +50,11 @@ type Table = HashMap<String, String>;
 
 fn flatten(prefix: &str, t: &toml::Table, out: &mut Table) {
     for (k, v) in t {
-        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match v {
             toml::Value::Table(sub) => flatten(&key, sub, out),
             toml::Value::String(s) => {
@@ -72,7 +76,12 @@ fn load(src: &str) -> Table {
 
 fn tables() -> &'static (Table, Table) {
     static TABLES: OnceLock<(Table, Table)> = OnceLock::new();
-    TABLES.get_or_init(|| (load(include_str!("../locales/zh-CN.toml")), load(include_str!("../locales/en.toml"))))
+    TABLES.get_or_init(|| {
+        (
+            load(include_str!("../locales/zh-CN.toml")),
+            load(include_str!("../locales/en.toml")),
+        )
+    })
 }
 
 /// The text for `key`, with `{name}` placeholders filled from `params`. A missing key shows
@@ -99,8 +108,16 @@ mod tests {
     #[test]
     fn both_languages_have_the_same_keys() {
         let (zh, en) = tables();
-        let mut missing: Vec<_> = zh.keys().filter(|k| !en.contains_key(*k)).map(|k| format!("en: {k}")).collect();
-        missing.extend(en.keys().filter(|k| !zh.contains_key(*k)).map(|k| format!("zh-CN: {k}")));
+        let mut missing: Vec<_> = zh
+            .keys()
+            .filter(|k| !en.contains_key(*k))
+            .map(|k| format!("en: {k}"))
+            .collect();
+        missing.extend(
+            en.keys()
+                .filter(|k| !zh.contains_key(*k))
+                .map(|k| format!("zh-CN: {k}")),
+        );
         missing.sort();
         assert!(missing.is_empty(), "missing translations: {missing:?}");
     }
@@ -108,7 +125,11 @@ mod tests {
     #[test]
     fn every_key_used_in_templates_and_code_exists() {
         let mut sources: Vec<&str> = crate::web::TEMPLATES.iter().map(|(_, src)| *src).collect();
-        sources.extend([include_str!("web/mod.rs"), include_str!("web/admin.rs"), include_str!("error.rs")]);
+        sources.extend([
+            include_str!("web/mod.rs"),
+            include_str!("web/admin.rs"),
+            include_str!("error.rs"),
+        ]);
         let mut missing = Vec::new();
         for src in sources {
             for part in src.split("t(\"").skip(1) {
@@ -124,7 +145,10 @@ mod tests {
     #[test]
     fn accept_language_prefers_by_weight() {
         assert_eq!(Lang::from_accept_language("en-US,en;q=0.9,zh-CN;q=0.8"), Some(Lang::En));
-        assert_eq!(Lang::from_accept_language("fr;q=1, zh-CN;q=0.5, en;q=0.4"), Some(Lang::ZhCn));
+        assert_eq!(
+            Lang::from_accept_language("fr;q=1, zh-CN;q=0.5, en;q=0.4"),
+            Some(Lang::ZhCn)
+        );
         assert_eq!(Lang::from_accept_language("fr, de"), None);
         assert_eq!(t(Lang::En, "nav.home", &[]), "Home");
     }

@@ -74,7 +74,10 @@ async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics_text(State(app): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], app.metrics.render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        app.metrics.render(),
+    )
 }
 
 /// Serves until Ctrl-C or SIGTERM, purging stale sessions in the background.

@@ -46,18 +46,33 @@ impl Metrics {
         out.push_str("# HELP pubdata_http_requests_total HTTP requests by route and status.\n");
         out.push_str("# TYPE pubdata_http_requests_total counter\n");
         for ((m, r, st), s) in map.iter() {
-            let _ = writeln!(out, "pubdata_http_requests_total{{method=\"{m}\",route=\"{r}\",status=\"{st}\"}} {}", s.count);
+            let _ = writeln!(
+                out,
+                "pubdata_http_requests_total{{method=\"{m}\",route=\"{r}\",status=\"{st}\"}} {}",
+                s.count
+            );
         }
         out.push_str("# HELP pubdata_http_request_duration_seconds HTTP request latency.\n");
         out.push_str("# TYPE pubdata_http_request_duration_seconds histogram\n");
         for ((m, r, st), s) in map.iter() {
             let labels = format!("method=\"{m}\",route=\"{r}\",status=\"{st}\"");
             for (le, n) in BUCKETS.iter().zip(s.buckets) {
-                let _ = writeln!(out, "pubdata_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {n}");
+                let _ = writeln!(
+                    out,
+                    "pubdata_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {n}"
+                );
             }
-            let _ = writeln!(out, "pubdata_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
+            let _ = writeln!(
+                out,
+                "pubdata_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                s.count
+            );
             let _ = writeln!(out, "pubdata_http_request_duration_seconds_sum{{{labels}}} {}", s.sum);
-            let _ = writeln!(out, "pubdata_http_request_duration_seconds_count{{{labels}}} {}", s.count);
+            let _ = writeln!(
+                out,
+                "pubdata_http_request_duration_seconds_count{{{labels}}} {}",
+                s.count
+            );
         }
         out
     }
@@ -73,7 +88,8 @@ pub async fn track(State(app): State<AppState>, req: Request, next: Next) -> Res
     let method = req.method().to_string();
     let start = Instant::now();
     let resp = next.run(req).await;
-    app.metrics.observe(&method, &route, resp.status().as_u16(), start.elapsed().as_secs_f64());
+    app.metrics
+        .observe(&method, &route, resp.status().as_u16(), start.elapsed().as_secs_f64());
     resp
 }
 

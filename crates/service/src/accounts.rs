@@ -39,7 +39,11 @@ pub async fn register_consumer(store: &Store, caller: &Caller, reg: Registration
     });
     let (user, org) = merge_errors(user, org)?;
     let hash = hash_password(&reg.user.password).await?;
-    let kind = if org.is_some() { UserKind::LegalPerson } else { UserKind::Individual };
+    let kind = if org.is_some() {
+        UserKind::LegalPerson
+    } else {
+        UserKind::Individual
+    };
     let mut tx = store.begin().await?;
     let org_id = match &org {
         Some(o) => {
@@ -103,16 +107,24 @@ pub async fn create_org(store: &Store, caller: &Caller, new: NewOrg) -> Result<i
     let mut tx = store.begin().await?;
     let id = tx.insert_org(&org).await?;
     let mut e = caller.audit("org.create", "organisation", id);
-    e.after = Some(json!({"kind": org.kind, "name": org.name, "credit_code": org.credit_code,
-        "region_code": org.region_code}));
+    e.after = Some(
+        json!({"kind": org.kind, "name": org.name, "credit_code": org.credit_code,
+        "region_code": org.region_code}),
+    );
     tx.audit(e).await?;
     tx.commit().await?;
     Ok(id)
 }
 
 async fn org_target(store: &Store, org_id: i64) -> Result<(OrgRow, Target)> {
-    let org = store.org(org_id).await?.ok_or(DomainError::NotFound { what: "organisation" })?;
-    let target = Target::Org { id: org.id, kind: org.kind };
+    let org = store
+        .org(org_id)
+        .await?
+        .ok_or(DomainError::NotFound { what: "organisation" })?;
+    let target = Target::Org {
+        id: org.id,
+        kind: org.kind,
+    };
     Ok((org, target))
 }
 
@@ -161,7 +173,14 @@ pub async fn create_sysadmin(store: &Store, caller: &Caller, new: NewUser) -> Re
 
 /// Grants (`grant = true`) or removes a role in an organisation. Takes effect on the user's
 /// next request, since every request loads the actor afresh.
-pub async fn set_role(store: &Store, caller: &Caller, user_id: i64, org_id: i64, role: Role, grant: bool) -> Result<()> {
+pub async fn set_role(
+    store: &Store,
+    caller: &Caller,
+    user_id: i64,
+    org_id: i64,
+    role: Role,
+    grant: bool,
+) -> Result<()> {
     let (org, target) = org_target(store, org_id).await?;
     require(&caller.actor, Action::AssignRole(role), target)?;
     check_membership(role, Some(org.kind))?;
@@ -174,7 +193,11 @@ pub async fn set_role(store: &Store, caller: &Caller, user_id: i64, org_id: i64,
     };
     if !changed {
         let code = if grant { "role_already_held" } else { "role_not_held" };
-        return Err(DomainError::Conflict { code, field: Some("role") }.into());
+        return Err(DomainError::Conflict {
+            code,
+            field: Some("role"),
+        }
+        .into());
     }
     let action = if grant { "user.role_grant" } else { "user.role_revoke" };
     let mut e = caller.audit(action, "user", user.id);
@@ -188,7 +211,14 @@ pub async fn set_role(store: &Store, caller: &Caller, user_id: i64, org_id: i64,
 pub async fn set_disabled(store: &Store, caller: &Caller, user_id: i64, disabled: bool) -> Result<()> {
     let mut tx = store.begin().await?;
     let user = tx.user(user_id).await?.ok_or(DomainError::NotFound { what: "user" })?;
-    require(&caller.actor, Action::DisableUser, Target::User { id: user.id, sysadmin: user.is_sysadmin })?;
+    require(
+        &caller.actor,
+        Action::DisableUser,
+        Target::User {
+            id: user.id,
+            sysadmin: user.is_sysadmin,
+        },
+    )?;
     if user.disabled == disabled {
         return Ok(());
     }
@@ -206,8 +236,18 @@ pub async fn set_disabled(store: &Store, caller: &Caller, user_id: i64, disabled
 
 /// Sets another user's password (a manager helping someone locked out); their sessions end.
 pub async fn reset_password(store: &Store, caller: &Caller, user_id: i64, new: &str) -> Result<()> {
-    let user = store.user(user_id).await?.ok_or(DomainError::NotFound { what: "user" })?;
-    require(&caller.actor, Action::ResetPassword, Target::User { id: user.id, sysadmin: user.is_sysadmin })?;
+    let user = store
+        .user(user_id)
+        .await?
+        .ok_or(DomainError::NotFound { what: "user" })?;
+    require(
+        &caller.actor,
+        Action::ResetPassword,
+        Target::User {
+            id: user.id,
+            sysadmin: user.is_sysadmin,
+        },
+    )?;
     let mut c = Checks::new();
     check_password(&mut c, "password", new, &user.login);
     c.finish()?;
@@ -242,7 +282,8 @@ pub async fn update_profile(store: &Store, caller: &Caller, change: ProfileChang
     let valid = probe.validate()?;
     let mut tx = store.begin().await?;
     let before = tx.user(user_id).await?.ok_or(DomainError::NotFound { what: "user" })?;
-    tx.update_profile(user_id, &valid.display_name, &valid.email, valid.phone.as_deref()).await?;
+    tx.update_profile(user_id, &valid.display_name, &valid.email, valid.phone.as_deref())
+        .await?;
     let mut e = caller.audit("user.profile", "user", user_id);
     e.before = Some(json!({"display_name": before.display_name, "email": before.email, "phone": before.phone}));
     e.after = Some(json!({"display_name": valid.display_name, "email": valid.email, "phone": valid.phone}));
@@ -261,7 +302,10 @@ pub async fn change_password(
 ) -> Result<()> {
     require(&caller.actor, Action::ManageOwnAccount, Target::Platform)?;
     let user_id = caller.actor.user_id.ok_or(DomainError::Forbidden)?;
-    let user = store.user(user_id).await?.ok_or(DomainError::NotFound { what: "user" })?;
+    let user = store
+        .user(user_id)
+        .await?
+        .ok_or(DomainError::NotFound { what: "user" })?;
     let mut c = Checks::new();
     check_password(&mut c, "new_password", new, &user.login);
     c.finish()?;
@@ -292,5 +336,8 @@ pub async fn get_user(store: &Store, caller: &Caller, user_id: i64) -> Result<Us
     if caller.actor.user_id != Some(user_id) {
         require(&caller.actor, Action::ListUsers, Target::Platform)?;
     }
-    Ok(store.user(user_id).await?.ok_or(DomainError::NotFound { what: "user" })?)
+    Ok(store
+        .user(user_id)
+        .await?
+        .ok_or(DomainError::NotFound { what: "user" })?)
 }

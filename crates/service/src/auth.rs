@@ -60,11 +60,19 @@ pub async fn login(
     let (by_login, by_ip, oldest) = store.failed_logins(&login, ip, window_start).await?;
     if by_login >= settings.max_failures_per_login || by_ip >= settings.max_failures_per_ip {
         let retry = (oldest + settings.throttle_window_secs * 1000 - now_ms()).max(1000) / 1000;
-        return Err(DomainError::Throttled { code: "login_throttled", retry_after_secs: retry as u64 }.into());
+        return Err(DomainError::Throttled {
+            code: "login_throttled",
+            retry_after_secs: retry as u64,
+        }
+        .into());
     }
     let user = store.user_by_login(&login).await?;
     let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.as_str())).await;
-    let caller = Caller { actor: Default::default(), label: login.clone(), ip: Some(ip.to_string()) };
+    let caller = Caller {
+        actor: Default::default(),
+        label: login.clone(),
+        ip: Some(ip.to_string()),
+    };
     let mut tx = store.begin().await?;
     let user = match user {
         Some(u) if ok => u,
@@ -74,17 +82,24 @@ pub async fn login(
             e.actor_id = user.as_ref().map(|u| u.id);
             tx.audit(e).await?;
             tx.commit().await?;
-            return Err(DomainError::Unauthenticated { reason: "bad_credentials" }.into());
+            return Err(DomainError::Unauthenticated {
+                reason: "bad_credentials",
+            }
+            .into());
         }
     };
     if user.disabled {
-        return Err(DomainError::Unauthenticated { reason: "account_disabled" }.into());
+        return Err(DomainError::Unauthenticated {
+            reason: "account_disabled",
+        }
+        .into());
     }
     let token = random_token();
     let csrf = random_token();
     let expires = now_ms() + settings.session_max_secs * 1000;
     tx.record_login_attempt(&login, ip, true).await?;
-    tx.insert_session(&sha256_hex(&token), user.id, &csrf, expires, Some(ip), user_agent).await?;
+    tx.insert_session(&sha256_hex(&token), user.id, &csrf, expires, Some(ip), user_agent)
+        .await?;
     let mut e = caller.audit("auth.login", "user", user.id);
     e.actor_id = Some(user.id);
     tx.audit(e).await?;
@@ -104,24 +119,38 @@ pub struct ActiveSession {
 /// account is an error that says so, so the user learns why they must log in again.
 pub async fn resolve_session(store: &Store, settings: &AuthSettings, token: &str) -> Result<Option<ActiveSession>> {
     let hash = sha256_hex(token);
-    let Some(session) = store.session(&hash).await? else { return Ok(None) };
+    let Some(session) = store.session(&hash).await? else {
+        return Ok(None);
+    };
     let now = now_ms();
     let idle_expired = now - session.last_seen_at > settings.session_idle_secs * 1000;
     if now > session.expires_at || idle_expired {
         let mut tx = store.begin().await?;
         tx.delete_session(&hash).await?;
         tx.commit().await?;
-        return Err(DomainError::Unauthenticated { reason: "session_expired" }.into());
+        return Err(DomainError::Unauthenticated {
+            reason: "session_expired",
+        }
+        .into());
     }
-    let Some(user) = store.user(session.user_id).await? else { return Ok(None) };
+    let Some(user) = store.user(session.user_id).await? else {
+        return Ok(None);
+    };
     if user.disabled {
-        return Err(DomainError::Unauthenticated { reason: "account_disabled" }.into());
+        return Err(DomainError::Unauthenticated {
+            reason: "account_disabled",
+        }
+        .into());
     }
     // Record activity at most once a minute to keep reads cheap.
     if now - session.last_seen_at > 60_000 {
         store.touch_session(&hash, now).await?;
     }
-    Ok(Some(ActiveSession { token_hash: hash, session, user }))
+    Ok(Some(ActiveSession {
+        token_hash: hash,
+        session,
+        user,
+    }))
 }
 
 pub async fn logout(store: &Store, caller: &Caller, token: &str) -> Result<()> {
@@ -147,11 +176,16 @@ pub async fn create_token(store: &Store, caller: &Caller, name: &str) -> Result<
     let secret = format!("{TOKEN_PREFIX}{}", random_token());
     let prefix: String = secret.chars().take(TOKEN_PREFIX.len() + 8).collect();
     let mut tx = store.begin().await?;
-    let id = tx.insert_api_token(user_id, name, &prefix, &sha256_hex(&secret)).await?;
+    let id = tx
+        .insert_api_token(user_id, name, &prefix, &sha256_hex(&secret))
+        .await?;
     let mut e = caller.audit("token.create", "api_token", id);
     e.after = Some(json!({"name": name, "prefix": prefix}));
     tx.audit(e).await?;
-    let row = tx.api_token(id).await?.ok_or(DomainError::NotFound { what: "api_token" })?;
+    let row = tx
+        .api_token(id)
+        .await?
+        .ok_or(DomainError::NotFound { what: "api_token" })?;
     tx.commit().await?;
     Ok((row, secret))
 }
@@ -160,13 +194,20 @@ pub async fn create_token(store: &Store, caller: &Caller, name: &str) -> Result<
 pub async fn revoke_token(store: &Store, caller: &Caller, id: i64) -> Result<()> {
     require(&caller.actor, Action::ManageOwnAccount, Target::Platform)?;
     let mut tx = store.begin().await?;
-    let token = tx.api_token(id).await?.ok_or(DomainError::NotFound { what: "api_token" })?;
+    let token = tx
+        .api_token(id)
+        .await?
+        .ok_or(DomainError::NotFound { what: "api_token" })?;
     if caller.actor.user_id != Some(token.user_id) && !caller.actor.sysadmin {
         // Someone else's token is reported as absent, not as forbidden, to avoid leaking ids.
         return Err(DomainError::NotFound { what: "api_token" }.into());
     }
     if token.revoked_at.is_some() {
-        return Err(DomainError::Conflict { code: "token_already_revoked", field: None }.into());
+        return Err(DomainError::Conflict {
+            code: "token_already_revoked",
+            field: None,
+        }
+        .into());
     }
     tx.revoke_api_token(id).await?;
     tx.audit(caller.audit("token.revoke", "api_token", id)).await?;
@@ -176,22 +217,32 @@ pub async fn revoke_token(store: &Store, caller: &Caller, id: i64) -> Result<()>
 
 pub async fn list_tokens(store: &Store, caller: &Caller) -> Result<Vec<ApiTokenRow>> {
     require(&caller.actor, Action::ManageOwnAccount, Target::Platform)?;
-    store.list_api_tokens(caller.actor.user_id.ok_or(DomainError::Forbidden)?).await
+    store
+        .list_api_tokens(caller.actor.user_id.ok_or(DomainError::Forbidden)?)
+        .await
 }
 
 /// Resolves a bearer token to its user, recording its use.
 pub async fn resolve_token(store: &Store, secret: &str) -> Result<UserRow> {
-    let invalid = DomainError::Unauthenticated { reason: "token_invalid" };
+    let invalid = DomainError::Unauthenticated {
+        reason: "token_invalid",
+    };
     if !secret.starts_with(TOKEN_PREFIX) {
         return Err(invalid.into());
     }
     let token = store.use_api_token(&sha256_hex(secret)).await?.ok_or(invalid.clone())?;
     if token.revoked_at.is_some() {
-        return Err(DomainError::Unauthenticated { reason: "token_revoked" }.into());
+        return Err(DomainError::Unauthenticated {
+            reason: "token_revoked",
+        }
+        .into());
     }
     let user = store.user(token.user_id).await?.ok_or(invalid)?;
     if user.disabled {
-        return Err(DomainError::Unauthenticated { reason: "account_disabled" }.into());
+        return Err(DomainError::Unauthenticated {
+            reason: "account_disabled",
+        }
+        .into());
     }
     Ok(user)
 }

@@ -22,13 +22,21 @@ pub struct Caller {
 
 impl Caller {
     pub fn anonymous(ip: Option<String>) -> Self {
-        Caller { actor: Actor::anonymous(), label: "anonymous".into(), ip }
+        Caller {
+            actor: Actor::anonymous(),
+            label: "anonymous".into(),
+            ip,
+        }
     }
 
     /// The operator running the `pubdata` command on the server.
     pub fn console() -> Self {
         let who = std::env::var("USER").unwrap_or_else(|_| "root".into());
-        Caller { actor: Actor::console(), label: format!("console:{who}"), ip: None }
+        Caller {
+            actor: Actor::console(),
+            label: format!("console:{who}"),
+            ip: None,
+        }
     }
 
     pub(crate) fn audit<'a>(

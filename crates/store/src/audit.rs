@@ -81,7 +81,10 @@ impl Tx {
         .bind(&hash)
         .execute(self.conn())
         .await?;
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(self.conn()).await?;
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+            .bind(&hash)
+            .execute(self.conn())
+            .await?;
         Ok(seq)
     }
 }
@@ -91,7 +94,9 @@ const PAGE: i64 = 5_000;
 impl Store {
     /// Re-computes the whole chain and names the first broken row.
     pub async fn verify_audit(&self) -> Result<VerifyReport> {
-        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(self.reader()).await?;
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(self.reader())
+            .await?;
         let head_seq: i64 = head.try_get("seq")?;
         let head_hash: String = head.try_get("hash")?;
         let mut verifier = Verifier::default();

@@ -86,8 +86,12 @@ impl Store {
             }
             Backend::Postgres => {
                 if let Some(schema) = &opts.pg_schema {
-                    let pool = AnyPoolOptions::new().max_connections(1).connect_with(connect.clone()).await?;
-                    pool.execute(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str()).await?;
+                    let pool = AnyPoolOptions::new()
+                        .max_connections(1)
+                        .connect_with(connect.clone())
+                        .await?;
+                    pool.execute(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str())
+                        .await?;
                     pool.close().await;
                 }
                 let schema = opts.pg_schema.clone();
@@ -105,7 +109,11 @@ impl Store {
                     })
                     .connect_with(connect)
                     .await?;
-                Store { read: pool.clone(), write: pool, backend }
+                Store {
+                    read: pool.clone(),
+                    write: pool,
+                    backend,
+                }
             }
         };
         Ok(store)
@@ -122,7 +130,9 @@ impl Store {
 
     /// Starts a write transaction. Every state change goes through one, with its audit event.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(Tx { tx: self.write.begin().await? })
+        Ok(Tx {
+            tx: self.write.begin().await?,
+        })
     }
 
     /// The pool for reads outside a transaction.
@@ -144,10 +154,15 @@ impl Store {
             ));
         }
         if path.exists() {
-            return Err(StoreError::Other(format!("{} already exists; choose a new file", path.display())));
+            return Err(StoreError::Other(format!(
+                "{} already exists; choose a new file",
+                path.display()
+            )));
         }
         let target = path.to_string_lossy().replace('\'', "''");
-        sqlx::query(&format!("VACUUM INTO '{target}'")).execute(&self.read).await?;
+        sqlx::query(&format!("VACUUM INTO '{target}'"))
+            .execute(&self.read)
+            .await?;
         Ok(())
     }
 
@@ -195,9 +210,10 @@ impl Tx {
 /// Turns a unique-constraint violation into a conflict the user can act on.
 pub(crate) fn conflict_on_unique(e: sqlx::Error, code: &'static str, field: &'static str) -> StoreError {
     match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Domain(DomainError::Conflict { code, field: Some(field) })
-        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Domain(DomainError::Conflict {
+            code,
+            field: Some(field),
+        }),
         _ => StoreError::Db(e),
     }
 }

@@ -19,13 +19,16 @@ const MIGRATIONS: &[Migration] = &[Migration {
 }];
 
 /// A fixed key for PostgreSQL's advisory lock, so concurrent nodes migrate one at a time.
-const PG_MIGRATION_LOCK: i64 = 0x7075_6264_6174_61;
+const PG_MIGRATION_LOCK: i64 = 0x0070_7562_6461_7461;
 
 pub(crate) async fn run(store: &Store) -> Result<Vec<String>> {
     let mut tx = store.begin().await?;
     let conn = tx.conn();
     if store.backend() == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_MIGRATION_LOCK).execute(&mut *conn).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(PG_MIGRATION_LOCK)
+            .execute(&mut *conn)
+            .await?;
     }
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations \

@@ -70,20 +70,24 @@ impl Tx {
 
     /// Deletes one session; returns its user when it existed.
     pub async fn delete_session(&mut self, token_hash: &str) -> Result<Option<i64>> {
-        Ok(sqlx::query_scalar("DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id")
-            .bind(token_hash)
-            .fetch_optional(self.conn())
-            .await?)
+        Ok(
+            sqlx::query_scalar("DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id")
+                .bind(token_hash)
+                .fetch_optional(self.conn())
+                .await?,
+        )
     }
 
     /// Ends every session of a user (on password change or when disabled), except `keep`.
     pub async fn delete_user_sessions(&mut self, user_id: i64, keep: Option<&str>) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
-            .bind(user_id)
-            .bind(keep.unwrap_or(""))
-            .execute(self.conn())
-            .await?
-            .rows_affected())
+        Ok(
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                .bind(user_id)
+                .bind(keep.unwrap_or(""))
+                .execute(self.conn())
+                .await?
+                .rows_affected(),
+        )
     }
 
     pub async fn record_login_attempt(&mut self, login: &str, ip: &str, success: bool) -> Result<()> {
@@ -158,12 +162,14 @@ impl Store {
 
     /// Removes sessions past their absolute expiry.
     pub async fn purge_sessions(&self, idle_before: i64) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR last_seen_at < $2")
-            .bind(now_ms())
-            .bind(idle_before)
-            .execute(&self.write)
-            .await?
-            .rows_affected())
+        Ok(
+            sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR last_seen_at < $2")
+                .bind(now_ms())
+                .bind(idle_before)
+                .execute(&self.write)
+                .await?
+                .rows_affected(),
+        )
     }
 
     /// Failed attempts since `since` for a login (after its last success) and for an address.
@@ -199,7 +205,9 @@ impl Store {
             .bind(token_hash)
             .fetch_optional(self.reader())
             .await?;
-        let Some(t) = r.as_ref().map(token_row).transpose()? else { return Ok(None) };
+        let Some(t) = r.as_ref().map(token_row).transpose()? else {
+            return Ok(None);
+        };
         if t.revoked_at.is_none() {
             sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
                 .bind(now_ms())

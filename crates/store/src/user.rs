@@ -36,7 +36,11 @@ pub struct MembershipRow {
 
 impl MembershipRow {
     pub fn to_policy(&self) -> Membership {
-        Membership { org_id: self.org_id, org_kind: self.org_kind, role: self.role }
+        Membership {
+            org_id: self.org_id,
+            org_kind: self.org_kind,
+            role: self.role,
+        }
     }
 }
 
@@ -91,13 +95,23 @@ fn attach(users: &mut [UserRow], rows: Vec<AnyRow>) -> Result<()> {
 }
 
 impl Tx {
-    pub async fn insert_user(&mut self, u: &ValidUser, kind: UserKind, password_hash: &str, sysadmin: bool) -> Result<i64> {
+    pub async fn insert_user(
+        &mut self,
+        u: &ValidUser,
+        kind: UserKind,
+        password_hash: &str,
+        sysadmin: bool,
+    ) -> Result<i64> {
         let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE login = $1")
             .bind(&u.login)
             .fetch_optional(self.conn())
             .await?;
         if taken.is_some() {
-            return Err(DomainError::Conflict { code: "login_taken", field: Some("login") }.into());
+            return Err(DomainError::Conflict {
+                code: "login_taken",
+                field: Some("login"),
+            }
+            .into());
         }
         let now = now_ms();
         sqlx::query_scalar(
@@ -126,7 +140,10 @@ impl Tx {
             return Ok(None);
         };
         let mut users = vec![user_row(&r)?];
-        let ms = sqlx::query(&format!("{MEMBERSHIPS} WHERE m.user_id = $1")).bind(id).fetch_all(self.conn()).await?;
+        let ms = sqlx::query(&format!("{MEMBERSHIPS} WHERE m.user_id = $1"))
+            .bind(id)
+            .fetch_all(self.conn())
+            .await?;
         attach(&mut users, ms)?;
         Ok(users.pop())
     }
@@ -187,7 +204,13 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn update_profile(&mut self, user_id: i64, display_name: &str, email: &str, phone: Option<&str>) -> Result<()> {
+    pub async fn update_profile(
+        &mut self,
+        user_id: i64,
+        display_name: &str,
+        email: &str,
+        phone: Option<&str>,
+    ) -> Result<()> {
         sqlx::query("UPDATE users SET display_name = $1, email = $2, phone = $3 WHERE id = $4")
             .bind(display_name)
             .bind(email)
@@ -201,7 +224,10 @@ impl Tx {
 
 impl Store {
     pub async fn user(&self, id: i64) -> Result<Option<UserRow>> {
-        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1")).bind(id).fetch_optional(self.reader()).await?;
+        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?;
         self.with_memberships(r).await
     }
 
@@ -242,6 +268,8 @@ impl Store {
     }
 
     pub async fn count_users(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(self.reader()).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(self.reader())
+            .await?)
     }
 }

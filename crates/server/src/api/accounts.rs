@@ -144,7 +144,13 @@ pub struct NewUserDto {
 
 impl From<NewUserDto> for NewUser {
     fn from(d: NewUserDto) -> Self {
-        NewUser { login: d.login, display_name: d.display_name, email: d.email, phone: d.phone, password: d.password }
+        NewUser {
+            login: d.login,
+            display_name: d.display_name,
+            email: d.email,
+            phone: d.phone,
+            password: d.password,
+        }
     }
 }
 
@@ -211,10 +217,31 @@ pub async fn me(ctx: Ctx) -> AppResult<Json<UserDto>> {
     (status = 201, body = UserDto, description = "registered"),
     (status = 409, body = ErrorBody, description = "login or credit code taken"),
     (status = 422, body = ErrorBody, description = "invalid fields")))]
-pub async fn register(State(app): State<AppState>, ctx: Ctx, JsonBody(d): JsonBody<RegistrationDto>) -> AppResult<impl IntoResponse> {
-    let org = d.org.map(|o| NewOrg { name: o.name, credit_code: o.credit_code, region_code: o.region_code, ..Default::default() });
-    let id = accounts::register_consumer(&app.store, &ctx.caller, Registration { user: d.user.into(), org }).await?;
-    let u = app.store.user(id).await?.ok_or(DomainError::NotFound { what: "user" })?;
+pub async fn register(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    JsonBody(d): JsonBody<RegistrationDto>,
+) -> AppResult<impl IntoResponse> {
+    let org = d.org.map(|o| NewOrg {
+        name: o.name,
+        credit_code: o.credit_code,
+        region_code: o.region_code,
+        ..Default::default()
+    });
+    let id = accounts::register_consumer(
+        &app.store,
+        &ctx.caller,
+        Registration {
+            user: d.user.into(),
+            org,
+        },
+    )
+    .await?;
+    let u = app
+        .store
+        .user(id)
+        .await?
+        .ok_or(DomainError::NotFound { what: "user" })?;
     Ok((StatusCode::CREATED, Json(UserDto::from(&u))))
 }
 
@@ -222,7 +249,11 @@ pub async fn register(State(app): State<AppState>, ctx: Ctx, JsonBody(d): JsonBo
 #[utoipa::path(get, path = "/organisations", tag = "organisations", params(OrgFilter), responses(
     (status = 200, body = [OrgDto], description = "organisations by kind and name"),
     (status = 403, body = ErrorBody, description = "not allowed")))]
-pub async fn list_orgs(State(app): State<AppState>, ctx: Ctx, Query(f): Query<OrgFilter>) -> AppResult<Json<Vec<OrgDto>>> {
+pub async fn list_orgs(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(f): Query<OrgFilter>,
+) -> AppResult<Json<Vec<OrgDto>>> {
     let kind = match f.kind.as_deref() {
         Some(k) => Some(OrgKind::parse(k).ok_or_else(|| DomainError::field("kind", "org_kind"))?),
         None => None,
@@ -236,9 +267,17 @@ pub async fn list_orgs(State(app): State<AppState>, ctx: Ctx, Query(f): Query<Or
     (status = 201, body = OrgDto, description = "created"),
     (status = 409, body = ErrorBody, description = "name or credit code taken"),
     (status = 422, body = ErrorBody, description = "invalid fields")))]
-pub async fn create_org(State(app): State<AppState>, ctx: Ctx, JsonBody(d): JsonBody<NewOrgDto>) -> AppResult<impl IntoResponse> {
+pub async fn create_org(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    JsonBody(d): JsonBody<NewOrgDto>,
+) -> AppResult<impl IntoResponse> {
     let id = accounts::create_org(&app.store, &ctx.caller, d.into()).await?;
-    let org = app.store.org(id).await?.ok_or(DomainError::NotFound { what: "organisation" })?;
+    let org = app
+        .store
+        .org(id)
+        .await?
+        .ok_or(DomainError::NotFound { what: "organisation" })?;
     Ok((StatusCode::CREATED, Json(OrgDto::from(org))))
 }
 
@@ -248,7 +287,11 @@ pub async fn create_org(State(app): State<AppState>, ctx: Ctx, JsonBody(d): Json
     (status = 404, body = ErrorBody, description = "no such organisation")))]
 pub async fn get_org(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Json<OrgDto>> {
     require(&ctx.caller.actor, Action::ListOrgs, Target::Platform)?;
-    let org = app.store.org(id).await?.ok_or(DomainError::NotFound { what: "organisation" })?;
+    let org = app
+        .store
+        .org(id)
+        .await?
+        .ok_or(DomainError::NotFound { what: "organisation" })?;
     Ok(Json(org.into()))
 }
 
@@ -256,7 +299,11 @@ pub async fn get_org(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>)
 #[utoipa::path(get, path = "/users", tag = "users", params(UserFilter), responses(
     (status = 200, body = [UserDto], description = "users by login"),
     (status = 403, body = ErrorBody, description = "not allowed")))]
-pub async fn list_users(State(app): State<AppState>, ctx: Ctx, Query(f): Query<UserFilter>) -> AppResult<Json<Vec<UserDto>>> {
+pub async fn list_users(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(f): Query<UserFilter>,
+) -> AppResult<Json<Vec<UserDto>>> {
     let users = accounts::list_users(&app.store, &ctx.caller, f.org_id).await?;
     Ok(Json(users.iter().map(UserDto::from).collect()))
 }
@@ -267,8 +314,16 @@ pub async fn list_users(State(app): State<AppState>, ctx: Ctx, Query(f): Query<U
     (status = 403, body = ErrorBody, description = "not allowed for this organisation or role"),
     (status = 409, body = ErrorBody, description = "login taken"),
     (status = 422, body = ErrorBody, description = "invalid fields")))]
-pub async fn create_staff(State(app): State<AppState>, ctx: Ctx, JsonBody(d): JsonBody<NewStaffDto>) -> AppResult<impl IntoResponse> {
-    let staff = NewStaff { user: d.user.into(), org_id: d.org_id, role: d.role };
+pub async fn create_staff(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    JsonBody(d): JsonBody<NewStaffDto>,
+) -> AppResult<impl IntoResponse> {
+    let staff = NewStaff {
+        user: d.user.into(),
+        org_id: d.org_id,
+        role: d.role,
+    };
     let id = accounts::create_staff(&app.store, &ctx.caller, staff).await?;
     Ok((StatusCode::CREATED, user_dto(&app, &ctx, id).await?))
 }
@@ -286,7 +341,12 @@ pub async fn get_user(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>
     (status = 200, body = UserDto, description = "the user with the new role"),
     (status = 409, body = ErrorBody, description = "already held"),
     (status = 422, body = ErrorBody, description = "role does not fit the organisation")))]
-pub async fn grant_role(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>, JsonBody(d): JsonBody<RoleDto>) -> AppResult<Json<UserDto>> {
+pub async fn grant_role(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    JsonBody(d): JsonBody<RoleDto>,
+) -> AppResult<Json<UserDto>> {
     accounts::set_role(&app.store, &ctx.caller, id, d.org_id, parse_role(&d.role)?, true).await?;
     user_dto(&app, &ctx, id).await
 }
@@ -296,7 +356,11 @@ pub async fn grant_role(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i6
     params(("id" = i64, Path), ("org_id" = i64, Path), ("role" = String, Path)), responses(
     (status = 200, body = UserDto, description = "the user without the role"),
     (status = 409, body = ErrorBody, description = "not held")))]
-pub async fn remove_role(State(app): State<AppState>, ctx: Ctx, Path((id, org_id, role)): Path<(i64, i64, String)>) -> AppResult<Json<UserDto>> {
+pub async fn remove_role(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path((id, org_id, role)): Path<(i64, i64, String)>,
+) -> AppResult<Json<UserDto>> {
     accounts::set_role(&app.store, &ctx.caller, id, org_id, parse_role(&role)?, false).await?;
     user_dto(&app, &ctx, id).await
 }
@@ -359,11 +423,20 @@ pub struct AuditQuery {
 #[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery), responses(
     (status = 200, body = [AuditEventDto], description = "newest first"),
     (status = 403, body = ErrorBody, description = "not allowed")))]
-pub async fn audit(State(app): State<AppState>, ctx: Ctx, Query(q): Query<AuditQuery>) -> AppResult<Json<Vec<AuditEventDto>>> {
+pub async fn audit(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<AuditQuery>,
+) -> AppResult<Json<Vec<AuditEventDto>>> {
     require(&ctx.caller.actor, Action::ViewAudit, Target::Platform)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(DomainError::Validation(vec![pubdata_core::FieldError::new("limit", "range").with("min", 1).with("max", 1000)]).into());
+        return Err(
+            DomainError::Validation(vec![pubdata_core::FieldError::new("limit", "range")
+                .with("min", 1)
+                .with("max", 1000)])
+            .into(),
+        );
     }
     let rows = app.store.recent_audit(limit, None).await?;
     Ok(Json(rows.into_iter().map(AuditEventDto::from).collect()))
@@ -384,8 +457,16 @@ pub struct VerifyDto {
 pub async fn audit_verify(State(app): State<AppState>, ctx: Ctx) -> AppResult<Json<VerifyDto>> {
     require(&ctx.caller.actor, Action::ViewAudit, Target::Platform)?;
     Ok(Json(match app.store.verify_audit().await? {
-        VerifyReport::Intact { events } => VerifyDto { intact: true, events: Some(events), broken: None },
-        VerifyReport::Broken(b) => VerifyDto { intact: false, events: None, broken: Some(format!("{b:?}")) },
+        VerifyReport::Intact { events } => VerifyDto {
+            intact: true,
+            events: Some(events),
+            broken: None,
+        },
+        VerifyReport::Broken(b) => VerifyDto {
+            intact: false,
+            events: None,
+            broken: Some(format!("{b:?}")),
+        },
     }))
 }
 

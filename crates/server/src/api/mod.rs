@@ -89,7 +89,11 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for JsonBody<T> {
 
 /// The logged-in caller, or 401.
 pub fn current_user(ctx: &Ctx) -> AppResult<&UserRow> {
-    ctx.user.as_deref().ok_or(AppError::Domain(DomainError::Unauthenticated { reason: "login_required" }))
+    ctx.user
+        .as_deref()
+        .ok_or(AppError::Domain(DomainError::Unauthenticated {
+            reason: "login_required",
+        }))
 }
 
 struct Security;
@@ -99,7 +103,12 @@ impl Modify for Security {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "token",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("pdt_…").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("pdt_…")
+                    .build(),
+            ),
         );
     }
 }
@@ -132,18 +141,34 @@ pub async fn docs_page(State(app): State<AppState>, ctx: Ctx) -> AppResult<Html<
     let mut operations = Vec::new();
     if let Some(paths) = doc["paths"].as_object() {
         for (path, item) in paths {
-            let Some(item) = item.as_object() else { continue };
+            let Some(item) = item.as_object() else {
+                continue;
+            };
             for (method, op) in item {
                 let params: Vec<String> = op["parameters"]
                     .as_array()
-                    .map(|ps| ps.iter().map(|p| format!("{} ({})", p["name"].as_str().unwrap_or(""), p["in"].as_str().unwrap_or(""))).collect())
+                    .map(|ps| {
+                        ps.iter()
+                            .map(|p| {
+                                format!(
+                                    "{} ({})",
+                                    p["name"].as_str().unwrap_or(""),
+                                    p["in"].as_str().unwrap_or("")
+                                )
+                            })
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let body = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
                     .as_str()
                     .map(|r| r.trim_start_matches("#/components/schemas/").to_string());
                 let responses: Vec<String> = op["responses"]
                     .as_object()
-                    .map(|r| r.iter().map(|(code, v)| format!("{code} {}", v["description"].as_str().unwrap_or(""))).collect())
+                    .map(|r| {
+                        r.iter()
+                            .map(|(code, v)| format!("{code} {}", v["description"].as_str().unwrap_or("")))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 operations.push(context! {
                     id => op["operationId"].as_str(), method => method.to_uppercase(), path => format!("/api/v1{path}"),
@@ -156,10 +181,18 @@ pub async fn docs_page(State(app): State<AppState>, ctx: Ctx) -> AppResult<Html<
     let mut schemas = std::collections::BTreeMap::new();
     if let Some(s) = doc["components"]["schemas"].as_object() {
         for (name, schema) in s {
-            let fields: Vec<String> = schema["properties"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default();
+            let fields: Vec<String> = schema["properties"]
+                .as_object()
+                .map(|p| p.keys().cloned().collect())
+                .unwrap_or_default();
             schemas.insert(name.clone(), fields);
         }
     }
     let base = format!("http://{}", app.config.addr);
-    crate::web::render(&app, &ctx, "api_docs.html", context! { operations => operations, schemas => schemas, base => base })
+    crate::web::render(
+        &app,
+        &ctx,
+        "api_docs.html",
+        context! { operations => operations, schemas => schemas, base => base },
+    )
 }

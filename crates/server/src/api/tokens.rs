@@ -64,9 +64,19 @@ pub async fn list(State(app): State<AppState>, ctx: Ctx) -> AppResult<Json<Vec<T
 #[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = NewTokenDto, responses(
     (status = 201, body = CreatedTokenDto, description = "created"),
     (status = 422, body = ErrorBody, description = "invalid name")))]
-pub async fn create(State(app): State<AppState>, ctx: Ctx, JsonBody(d): JsonBody<NewTokenDto>) -> AppResult<impl IntoResponse> {
+pub async fn create(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    JsonBody(d): JsonBody<NewTokenDto>,
+) -> AppResult<impl IntoResponse> {
     let (row, secret) = auth::create_token(&app.store, &ctx.caller, &d.name).await?;
-    Ok((StatusCode::CREATED, Json(CreatedTokenDto { token: row.into(), secret })))
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedTokenDto {
+            token: row.into(),
+            secret,
+        }),
+    ))
 }
 
 /// Revokes one of the caller's tokens; it stops working at once.

@@ -8,7 +8,7 @@ use minijinja::{context, Value};
 use pubdata_service::accounts::{change_password, update_profile, ProfileChange};
 use pubdata_service::auth;
 
-use super::{done_key, form_error, render, require_login, see_other, FormMap};
+use super::{done_key, form_error, login_redirect, render, see_other, FormMap};
 use crate::ctx::Ctx;
 use crate::error::AppResult;
 use crate::AppState;
@@ -18,8 +18,12 @@ async fn page_values(app: &AppState, ctx: &Ctx) -> AppResult<Value> {
     Ok(context! { tokens => tokens })
 }
 
-pub async fn page(State(app): State<AppState>, ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> AppResult<Response> {
-    if let Err(r) = require_login(&ctx) {
+pub async fn page(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<HashMap<String, String>>,
+) -> AppResult<Response> {
+    if let Some(r) = login_redirect(&ctx) {
         return Ok(r);
     }
     let values = page_values(&app, &ctx).await?;
@@ -27,7 +31,11 @@ pub async fn page(State(app): State<AppState>, ctx: Ctx, Query(q): Query<HashMap
 }
 
 pub async fn profile(State(app): State<AppState>, ctx: Ctx, form: FormMap) -> AppResult<Response> {
-    let change = ProfileChange { display_name: form.get("display_name"), email: form.get("email"), phone: form.get("phone") };
+    let change = ProfileChange {
+        display_name: form.get("display_name"),
+        email: form.get("email"),
+        phone: form.get("phone"),
+    };
     match update_profile(&app.store, &ctx.caller, change).await {
         Ok(()) => Ok(see_other("/account", "profile_saved")),
         Err(e) => {
@@ -39,7 +47,15 @@ pub async fn profile(State(app): State<AppState>, ctx: Ctx, form: FormMap) -> Ap
 
 pub async fn password(State(app): State<AppState>, ctx: Ctx, form: FormMap) -> AppResult<Response> {
     let keep = ctx.session_hash.as_deref();
-    match change_password(&app.store, &ctx.caller, &form.get("current_password"), &form.get("new_password"), keep).await {
+    match change_password(
+        &app.store,
+        &ctx.caller,
+        &form.get("current_password"),
+        &form.get("new_password"),
+        keep,
+    )
+    .await
+    {
         Ok(()) => Ok(see_other("/account", "password_changed")),
         Err(e) => {
             let values = page_values(&app, &ctx).await?;
@@ -55,8 +71,13 @@ pub async fn create_token(State(app): State<AppState>, ctx: Ctx, form: FormMap) 
         // The secret is shown on this response only; it is never stored or shown again.
         Ok((_, secret)) => {
             let values = page_values(&app, &ctx).await?;
-            Ok(render(&app, &ctx, "account.html", context! { new_token => secret, done => "token_created", ..values })?
-                .into_response())
+            Ok(render(
+                &app,
+                &ctx,
+                "account.html",
+                context! { new_token => secret, done => "token_created", ..values },
+            )?
+            .into_response())
         }
         Err(e) => {
             let values = page_values(&app, &ctx).await?;

@@ -12,7 +12,7 @@ use pubdata_core::DomainError;
 use pubdata_service::accounts::{self, NewStaff};
 use pubdata_store::VerifyReport;
 
-use super::{done_key, form_error, render, require_login, see_other, FormMap};
+use super::{done_key, form_error, login_redirect, render, see_other, FormMap};
 use crate::ctx::Ctx;
 use crate::error::{AppError, AppResult};
 use crate::i18n::t;
@@ -29,11 +29,17 @@ fn creatable_kinds(ctx: &Ctx) -> Vec<&'static str> {
 async fn orgs_values(app: &AppState, ctx: &Ctx, kind: Option<OrgKind>) -> AppResult<Value> {
     let orgs = accounts::list_orgs(&app.store, &ctx.caller, kind).await?;
     let kinds: Vec<_> = OrgKind::ALL.iter().map(|k| k.as_str()).collect();
-    Ok(context! { orgs => orgs, kinds => kinds, kind => kind.map(OrgKind::as_str), creatable_kinds => creatable_kinds(ctx) })
+    Ok(
+        context! { orgs => orgs, kinds => kinds, kind => kind.map(OrgKind::as_str), creatable_kinds => creatable_kinds(ctx) },
+    )
 }
 
-pub async fn orgs(State(app): State<AppState>, ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> AppResult<Response> {
-    if let Err(r) = require_login(&ctx) {
+pub async fn orgs(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<HashMap<String, String>>,
+) -> AppResult<Response> {
+    if let Some(r) = login_redirect(&ctx) {
         return Ok(r);
     }
     let kind = q.get("kind").and_then(|k| OrgKind::parse(k));
@@ -66,15 +72,29 @@ async fn users_values(app: &AppState, ctx: &Ctx, org_id: Option<i64>) -> AppResu
     let org = org_id.and_then(|id| orgs.iter().find(|o| o.id == id).cloned());
     let staff_orgs: Vec<_> = orgs
         .iter()
-        .filter(|o| can(&ctx.caller.actor, Action::CreateStaff, Target::Org { id: o.id, kind: o.kind }))
+        .filter(|o| {
+            can(
+                &ctx.caller.actor,
+                Action::CreateStaff,
+                Target::Org { id: o.id, kind: o.kind },
+            )
+        })
         .cloned()
         .collect();
-    let staff_roles: Vec<_> = Role::ALL.into_iter().filter(|r| r.is_staff()).map(Role::as_str).collect();
+    let staff_roles: Vec<_> = Role::ALL
+        .into_iter()
+        .filter(|r| r.is_staff())
+        .map(Role::as_str)
+        .collect();
     Ok(context! { users => users, orgs => orgs, org => org, staff_orgs => staff_orgs, staff_roles => staff_roles })
 }
 
-pub async fn users(State(app): State<AppState>, ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> AppResult<Response> {
-    if let Err(r) = require_login(&ctx) {
+pub async fn users(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<HashMap<String, String>>,
+) -> AppResult<Response> {
+    if let Some(r) = login_redirect(&ctx) {
         return Ok(r);
     }
     let org_id = q.get("org").and_then(|o| o.parse().ok());
@@ -83,7 +103,10 @@ pub async fn users(State(app): State<AppState>, ctx: Ctx, Query(q): Query<HashMa
 }
 
 pub async fn create_staff(State(app): State<AppState>, ctx: Ctx, form: FormMap) -> AppResult<Response> {
-    let org_id = form.get("org_id").parse::<i64>().map_err(|_| DomainError::field("org_id", "required"));
+    let org_id = form
+        .get("org_id")
+        .parse::<i64>()
+        .map_err(|_| DomainError::field("org_id", "required"));
     let result = match org_id {
         Ok(org_id) => {
             let user = NewUser {
@@ -93,9 +116,17 @@ pub async fn create_staff(State(app): State<AppState>, ctx: Ctx, form: FormMap) 
                 phone: form.get("phone"),
                 password: form.get("password"),
             };
-            accounts::create_staff(&app.store, &ctx.caller, NewStaff { user, org_id, role: form.get("role") })
-                .await
-                .map_err(AppError::from)
+            accounts::create_staff(
+                &app.store,
+                &ctx.caller,
+                NewStaff {
+                    user,
+                    org_id,
+                    role: form.get("role"),
+                },
+            )
+            .await
+            .map_err(AppError::from)
         }
         Err(e) => Err(e.into()),
     };
@@ -114,7 +145,7 @@ pub async fn user(
     Path(id): Path<i64>,
     Query(q): Query<HashMap<String, String>>,
 ) -> AppResult<Response> {
-    if let Err(r) = require_login(&ctx) {
+    if let Some(r) = login_redirect(&ctx) {
         return Ok(r);
     }
     require(&ctx.caller.actor, Action::ListUsers, Target::Platform)?;
@@ -124,10 +155,24 @@ pub async fn user(
         .list_orgs(None)
         .await?
         .into_iter()
-        .filter(|o| Role::ALL.iter().any(|r| can(&ctx.caller.actor, Action::AssignRole(*r), Target::Org { id: o.id, kind: o.kind })))
+        .filter(|o| {
+            Role::ALL.iter().any(|r| {
+                can(
+                    &ctx.caller.actor,
+                    Action::AssignRole(*r),
+                    Target::Org { id: o.id, kind: o.kind },
+                )
+            })
+        })
         .collect();
-    let can_disable =
-        can(&ctx.caller.actor, Action::DisableUser, Target::User { id: subject.id, sysadmin: subject.is_sysadmin });
+    let can_disable = can(
+        &ctx.caller.actor,
+        Action::DisableUser,
+        Target::User {
+            id: subject.id,
+            sysadmin: subject.is_sysadmin,
+        },
+    );
     let roles_all: Vec<_> = Role::ALL.into_iter().map(Role::as_str).collect();
     let page = context! { subject => subject, orgs => orgs, roles_all => roles_all, can_disable => can_disable, done => done_key(&q) };
     Ok(render(&app, &ctx, "user.html", page)?.into_response())
@@ -135,7 +180,10 @@ pub async fn user(
 
 async fn toggle(app: AppState, ctx: Ctx, id: i64, disabled: bool) -> AppResult<Response> {
     accounts::set_disabled(&app.store, &ctx.caller, id, disabled).await?;
-    Ok(see_other(&format!("/admin/users/{id}"), if disabled { "user_disabled" } else { "user_enabled" }))
+    Ok(see_other(
+        &format!("/admin/users/{id}"),
+        if disabled { "user_disabled" } else { "user_enabled" },
+    ))
 }
 
 pub async fn disable(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
@@ -147,25 +195,42 @@ pub async fn enable(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>) 
 }
 
 fn role_form(form: &FormMap) -> AppResult<(i64, Role)> {
-    let org_id = form.get("org_id").parse().map_err(|_| DomainError::field("org_id", "required"))?;
+    let org_id = form
+        .get("org_id")
+        .parse()
+        .map_err(|_| DomainError::field("org_id", "required"))?;
     let role = Role::parse(&form.get("role")).ok_or_else(|| DomainError::field("role", "role"))?;
     Ok((org_id, role))
 }
 
-pub async fn grant_role(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>, form: FormMap) -> AppResult<Response> {
+pub async fn grant_role(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    form: FormMap,
+) -> AppResult<Response> {
     let (org_id, role) = role_form(&form)?;
     accounts::set_role(&app.store, &ctx.caller, id, org_id, role, true).await?;
     Ok(see_other(&format!("/admin/users/{id}"), "role_granted"))
 }
 
-pub async fn remove_role(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>, form: FormMap) -> AppResult<Response> {
+pub async fn remove_role(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    form: FormMap,
+) -> AppResult<Response> {
     let (org_id, role) = role_form(&form)?;
     accounts::set_role(&app.store, &ctx.caller, id, org_id, role, false).await?;
     Ok(see_other(&format!("/admin/users/{id}"), "role_removed"))
 }
 
-pub async fn audit(State(app): State<AppState>, ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> AppResult<Response> {
-    if let Err(r) = require_login(&ctx) {
+pub async fn audit(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<HashMap<String, String>>,
+) -> AppResult<Response> {
+    if let Some(r) = login_redirect(&ctx) {
         return Ok(r);
     }
     require(&ctx.caller.actor, Action::ViewAudit, Target::Platform)?;
@@ -176,10 +241,18 @@ pub async fn audit(State(app): State<AppState>, ctx: Ctx, Query(q): Query<HashMa
             VerifyReport::Intact { events } => {
                 context! { ok => true, message => t(ctx.lang, "audit.intact", &[("events", events.to_string())]) }
             }
-            VerifyReport::Broken(b) => context! { ok => false, message => t(ctx.lang, "audit.broken", &[("detail", format!("{b:?}"))]) },
+            VerifyReport::Broken(b) => {
+                context! { ok => false, message => t(ctx.lang, "audit.broken", &[("detail", format!("{b:?}"))]) }
+            }
         })
     } else {
         None
     };
-    Ok(render(&app, &ctx, "audit.html", context! { events => events, verify => verify })?.into_response())
+    Ok(render(
+        &app,
+        &ctx,
+        "audit.html",
+        context! { events => events, verify => verify },
+    )?
+    .into_response())
 }

@@ -38,14 +38,29 @@ pub async fn login_page(
         };
     }
     let next = q.get("next").map(|n| safe_next(n)).unwrap_or("/");
-    Ok(render(&app, &ctx, "login.html", context! { next => next, done => done_key(&q) })?.into_response())
+    Ok(render(
+        &app,
+        &ctx,
+        "login.html",
+        context! { next => next, done => done_key(&q) },
+    )?
+    .into_response())
 }
 
 pub async fn login(State(app): State<AppState>, ctx: Ctx, headers: HeaderMap, form: FormMap) -> AppResult<Response> {
     let ip = ctx.caller.ip.clone().unwrap_or_default();
     let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
     let next = safe_next(&form.get("next")).to_string();
-    match auth::login(&app.store, &app.auth, &form.get("login"), &form.get("password"), &ip, ua).await {
+    match auth::login(
+        &app.store,
+        &app.auth,
+        &form.get("login"),
+        &form.get("password"),
+        &ip,
+        ua,
+    )
+    .await
+    {
         Ok(session) => {
             let mut resp = Redirect::to(&next).into_response();
             let c = HeaderValue::from_str(&session_cookie(&app, &session.token))
@@ -103,6 +118,13 @@ pub async fn register(State(app): State<AppState>, ctx: Ctx, form: FormMap) -> A
     });
     match register_consumer(&app.store, &ctx.caller, Registration { user, org }).await {
         Ok(_) => Ok(see_other("/login", "registered")),
-        Err(e) => form_error(&app, &ctx, "register.html", context! { kind => kind }, &form.0, e.into()),
+        Err(e) => form_error(
+            &app,
+            &ctx,
+            "register.html",
+            context! { kind => kind },
+            &form.0,
+            e.into(),
+        ),
     }
 }

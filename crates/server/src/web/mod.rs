@@ -54,7 +54,10 @@ pub fn templates() -> Environment<'static> {
 
 /// `{{ t("key", name=value) }}` in the page's language.
 fn template_t(state: &State, key: &str, kwargs: Kwargs) -> Result<String, minijinja::Error> {
-    let lang = state.lookup("lang").and_then(|v| v.as_str().and_then(Lang::parse)).unwrap_or(Lang::ZhCn);
+    let lang = state
+        .lookup("lang")
+        .and_then(|v| v.as_str().and_then(Lang::parse))
+        .unwrap_or(Lang::ZhCn);
     let mut params = Vec::new();
     for name in kwargs.args() {
         let v: Value = kwargs.get(name)?;
@@ -101,7 +104,13 @@ async fn not_found() -> AppError {
 }
 
 async fn style() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], STYLE)
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLE,
+    )
 }
 
 #[derive(Serialize)]
@@ -132,7 +141,11 @@ fn nav(ctx: &Ctx) -> Vec<NavItem> {
     }
     items
         .into_iter()
-        .map(|(key, href)| NavItem { key, href, current: ctx.path == href })
+        .map(|(key, href)| NavItem {
+            key,
+            href,
+            current: ctx.path == href,
+        })
         .collect()
 }
 
@@ -163,7 +176,10 @@ fn base(ctx: &Ctx) -> Value {
 }
 
 pub fn render(app: &AppState, ctx: &Ctx, name: &str, page: Value) -> AppResult<Html<String>> {
-    let tmpl = app.templates.get_template(name).map_err(|e| AppError::Internal(e.to_string()))?;
+    let tmpl = app
+        .templates
+        .get_template(name)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     let html = tmpl
         .render(context! { ..page, ..base(ctx) })
         .map_err(|e| AppError::Internal(format!("rendering {name}: {e:#}")))?;
@@ -186,14 +202,15 @@ pub fn form_error(
             DomainError::Validation(_)
                 | DomainError::Conflict { .. }
                 | DomainError::Throttled { .. }
-                | DomainError::Unauthenticated { reason: "bad_credentials" | "account_disabled" }
+                | DomainError::Unauthenticated {
+                    reason: "bad_credentials" | "account_disabled"
+                }
         )
     );
     if !recoverable {
         return Err(e);
     }
-    let errors: BTreeMap<String, String> =
-        e.fields(ctx.lang).into_iter().map(|f| (f.field, f.message)).collect();
+    let errors: BTreeMap<String, String> = e.fields(ctx.lang).into_iter().map(|f| (f.field, f.message)).collect();
     let mut form = form.clone();
     form.remove("password");
     form.remove(crate::ctx::CSRF_FIELD);
@@ -203,19 +220,20 @@ pub fn form_error(
 }
 
 /// Anonymous visitors to a members' page are sent to log in and brought back.
-pub fn require_login(ctx: &Ctx) -> Result<&pubdata_store::UserRow, Response> {
-    match &ctx.user {
-        Some(u) => Ok(u),
-        None => {
-            let notice = ctx.notice.map(|n| format!("&notice={n}")).unwrap_or_default();
-            let next: String = form_urlencoded_encode(&ctx.path);
-            Err(Redirect::to(&format!("/login?next={next}{notice}")).into_response())
-        }
+pub fn login_redirect(ctx: &Ctx) -> Option<Response> {
+    if ctx.user.is_some() {
+        return None;
     }
+    let notice = ctx.notice.map(|n| format!("&notice={n}")).unwrap_or_default();
+    let next: String = form_urlencoded_encode(&ctx.path);
+    Some(Redirect::to(&format!("/login?next={next}{notice}")).into_response())
 }
 
 fn form_urlencoded_encode(s: &str) -> String {
-    serde_urlencoded::to_string([("", s)]).unwrap_or_default().trim_start_matches('=').to_string()
+    serde_urlencoded::to_string([("", s)])
+        .unwrap_or_default()
+        .trim_start_matches('=')
+        .to_string()
 }
 
 /// A redirect after a successful POST, with a message key for the next page.
@@ -226,7 +244,9 @@ pub fn see_other(path: &str, done: &str) -> Response {
 
 /// Only `done` keys the pages know are shown, so a crafted link cannot print arbitrary text.
 pub fn done_key(q: &HashMap<String, String>) -> Option<String> {
-    q.get("done").filter(|d| crate::i18n::has(Lang::ZhCn, &format!("flash.{d}"))).cloned()
+    q.get("done")
+        .filter(|d| crate::i18n::has(Lang::ZhCn, &format!("flash.{d}")))
+        .cloned()
 }
 
 pub fn error_page(app: &AppState, lang: Lang, ctx: Option<&Ctx>, e: &AppError) -> String {
@@ -249,7 +269,9 @@ pub fn error_page(app: &AppState, lang: Lang, ctx: Option<&Ctx>, e: &AppError) -
     };
     let login_link = matches!(e, AppError::Domain(DomainError::Unauthenticated { .. }));
     let page = context! { message => e.message(lang), fields => e.fields(lang), login_link => login_link };
-    render(app, ctx, "error.html", page).map(|h| h.0).unwrap_or_else(|_| e.message(lang))
+    render(app, ctx, "error.html", page)
+        .map(|h| h.0)
+        .unwrap_or_else(|_| e.message(lang))
 }
 
 /// A url-encoded form as a map, with body errors turned into clear messages.
@@ -287,5 +309,10 @@ async fn home(
         consumer_org => count(pubdata_core::org::OrgKind::ConsumerOrg),
         users => app.store.count_users().await?,
     };
-    render(&app, &ctx, "home.html", context! { counts => counts, done => done_key(&q) })
+    render(
+        &app,
+        &ctx,
+        "home.html",
+        context! { counts => counts, done => done_key(&q) },
+    )
 }
