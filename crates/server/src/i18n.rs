@@ -132,9 +132,15 @@ mod tests {
         ]);
         let mut missing = Vec::new();
         for src in sources {
-            for part in src.split("t(\"").skip(1) {
-                let key = part.split('"').next().unwrap_or_default();
-                if !key.contains('{') && !key.ends_with('.') && !has(Lang::ZhCn, key) {
+            // Calls of `t("key"...)` only: the character before `t(` must not be part of a name.
+            for (i, _) in src.match_indices("t(\"") {
+                let before = src[..i].chars().next_back().unwrap_or(' ');
+                if before.is_alphanumeric() || before == '_' {
+                    continue;
+                }
+                let key = src[i + 3..].split('"').next().unwrap_or_default();
+                let dynamic = key.ends_with('.') || key.ends_with('_') || key.contains('{');
+                if !dynamic && !has(Lang::ZhCn, key) {
                     missing.push(key.to_string());
                 }
             }

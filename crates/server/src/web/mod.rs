@@ -52,7 +52,7 @@ pub fn templates() -> Environment<'static> {
     env
 }
 
-/// `{{ t("key", name=value) }}` in the page's language.
+/// The templates' translation function, called with a key and named values, in the page's language.
 fn template_t(state: &State, key: &str, kwargs: Kwargs) -> Result<String, minijinja::Error> {
     let lang = state
         .lookup("lang")
