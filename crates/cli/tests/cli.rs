@@ -164,3 +164,114 @@ fn console_administration_and_audit_verify() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stdout).contains("event #3 is missing"));
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs `pubdata demo` until it answers `/healthz`, stops it, and returns what it printed.
+fn run_demo(dir: &Path, password: Option<&str>) -> String {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let log = dir.with_extension(format!("{port}.log"));
+    let mut args = vec![
+        "demo".to_string(),
+        "--data-dir".into(),
+        dir.display().to_string(),
+        "--addr".into(),
+        addr.clone(),
+    ];
+    if let Some(p) = password {
+        args.extend(["--password".into(), p.into()]);
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pubdata"))
+        .args(&args)
+        .env_remove("PUBDATA_CONFIG")
+        .current_dir(std::env::temp_dir())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start demo");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let healthy = loop {
+        if ureq::get(&format!("http://{addr}/healthz")).call().is_ok() {
+            break true;
+        }
+        if std::time::Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let printed = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(healthy, "demo did not come up: {printed}");
+    printed
+}
+
+fn can_login(dir: &Path, login: &str, password: &str) -> bool {
+    let url = format!("sqlite://{}", dir.join("pubdata.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = pubdata_store::Store::open(&url, Default::default()).await.unwrap();
+        let settings = pubdata_service::auth::AuthSettings {
+            max_failures_per_login: 100,
+            ..Default::default()
+        };
+        let ok = pubdata_service::auth::login(&store, &settings, login, password, "127.0.0.1", None)
+            .await
+            .is_ok();
+        store.close().await;
+        ok
+    })
+}
+
+#[test]
+fn demo_seeds_once_and_reuses_its_data() {
+    let dir = data_dir("demo");
+    let first = run_demo(&dir, None);
+    assert!(
+        first.contains("pubdata demo is running at http://127.0.0.1:"),
+        "{first}"
+    );
+    for login in [
+        "sysadmin",
+        "admin.manager",
+        "admin.reviewer",
+        "prov.manager",
+        "prov.editor",
+        "prov.reviewer",
+        "consumer.person",
+        "consumer.org",
+    ] {
+        assert!(first.contains(login), "banner lacks {login}: {first}");
+    }
+    let generated = first
+        .split("password: ")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .expect("password printed")
+        .to_string();
+    assert!(
+        can_login(&dir, "prov.editor", &generated),
+        "generated password {generated:?} works"
+    );
+
+    // Reuse with a new password: same accounts, not seeded twice, every password changed.
+    let second = run_demo(&dir, Some("demo-pass-2026"));
+    assert!(second.contains("demo-pass-2026"));
+    assert!(can_login(&dir, "consumer.org", "demo-pass-2026"));
+    assert!(can_login(&dir, "sysadmin", "demo-pass-2026"));
+    assert!(!can_login(&dir, "prov.editor", &generated));
+    let users = ok(&dir, &["user", "list"]);
+    assert_eq!(users.lines().count(), 10, "seeded once: {users}");
+    assert!(users.contains("consumer@成都数联科技有限公司"), "{users}");
+
+    // Reuse without a password keeps the last one; the audit chain covers all of it.
+    assert!(run_demo(&dir, None).contains("demo-pass-2026"));
+    assert!(ok(&dir, &["audit", "verify"]).contains("audit chain intact"));
+}

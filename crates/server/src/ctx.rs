@@ -256,6 +256,16 @@ pub async fn context(State(app): State<AppState>, req: Request, next: Next) -> R
     if let Some(PendingError(e)) = resp.extensions_mut().remove::<PendingError>() {
         let status = resp.status();
         let retry = resp.headers().get(header::RETRY_AFTER).cloned();
+        // "Log in" is more helpful as "your session expired" when that is what happened.
+        let e = match (&*e, ctx.notice) {
+            (
+                AppError::Domain(DomainError::Unauthenticated {
+                    reason: "login_required",
+                }),
+                Some(reason),
+            ) => std::sync::Arc::new(AppError::Domain(DomainError::Unauthenticated { reason })),
+            _ => e,
+        };
         resp = render_error(&app, lang, api, Some(&ctx), &e);
         *resp.status_mut() = status;
         if let Some(v) = retry {
