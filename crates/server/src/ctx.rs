@@ -228,7 +228,13 @@ pub async fn context(State(app): State<AppState>, req: Request, next: Next) -> R
                 Some(reason) => AppError::Domain(DomainError::Unauthenticated { reason }),
                 None => AppError::Csrf,
             };
-            return fail(e);
+            let mut resp = fail(e);
+            if resolved.clear_session {
+                if let Ok(v) = HeaderValue::from_str(&clear_session_cookie(&app)) {
+                    resp.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            return resp;
         }
     }
     let ip = client_ip(&parts, app.config.trust_proxy);

@@ -49,11 +49,7 @@ pub struct PendingError(pub Arc<AppError>);
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let mut r = self.status().into_response();
-        if let AppError::Domain(DomainError::Throttled { retry_after_secs, .. }) = &self {
-            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-        }
+        self.add_headers(&mut r);
         r.extensions_mut().insert(PendingError(Arc::new(self)));
         r
     }
@@ -76,6 +72,15 @@ pub struct Problem {
 }
 
 impl AppError {
+    /// Headers that belong to the error whatever renders it, e.g. `Retry-After` on 429.
+    pub fn add_headers(&self, r: &mut Response) {
+        if let AppError::Domain(DomainError::Throttled { retry_after_secs, .. }) = self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::Domain(d) => match d {

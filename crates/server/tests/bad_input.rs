@@ -119,7 +119,7 @@ fn field_problem(r: &Resp, name: &str) -> Value {
         .unwrap_or_else(|| panic!("no field {name}: {}", r.body))
 }
 
-fn header_str<'a>(r: &'a Resp, name: header::HeaderName) -> &'a str {
+fn header_str(r: &Resp, name: header::HeaderName) -> &str {
     r.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
@@ -551,12 +551,45 @@ async fn stale_form_after_expiry_says_session_expired_not_csrf() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
     assert!(r.body.contains("您的登录已过期"), "{}", r.body);
     assert!(!r.body.contains("表单已失效"), "not reported as CSRF: {}", r.body);
-    assert!(!app.jar.contains_key("pd_session"), "the stale cookie is cleared");
 
     let user = app.store.user_by_login("li.na").await.unwrap().unwrap();
     assert_eq!(user.display_name, "张三");
     assert_eq!(user.email, "li.na@example.cn");
     assert_eq!(app.audit_len().await, audit);
+    assert_eq!(session_count(&app).await, 0, "the stale session is deleted");
+}
+
+#[tokio::test]
+async fn stale_form_after_expiry_clears_the_dead_session_cookie() {
+    let mut app = TestApp::sqlite().await;
+    register(&mut app, "li.na").await;
+    assert_eq!(app.login("li.na", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    let token = csrf_of(&app.get("/account").await);
+    app.store
+        .execute_raw("UPDATE sessions SET last_seen_at = 0")
+        .await
+        .unwrap();
+
+    let r = app
+        .post_form_raw(
+            "/account/profile",
+            &[
+                ("_csrf", token.as_str()),
+                ("display_name", "新名字"),
+                ("email", "new@example.cn"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    // The server deleted the session, so it should tell the browser to drop the cookie, as a
+    // GET does.
+    let cleared = set_cookies(&r).into_iter().find(|c| c.starts_with("pd_session="));
+    assert!(
+        cleared.as_deref().is_some_and(|c| c.contains("Max-Age=0")),
+        "{:?}",
+        set_cookies(&r)
+    );
+    assert!(!app.jar.contains_key("pd_session"));
 }
 
 #[tokio::test]
@@ -572,8 +605,16 @@ async fn api_get_with_an_expired_session_cookie_is_401() {
     // Sent with the browser's cookies (not `app.api`, which sends none).
     let r = app.send(Request::get("/api/v1/me").body(Body::empty()).unwrap()).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
-    // The middleware notes the expiry but continues as anonymous; `/me` then asks for a login.
-    assert_eq!(error_code(&r), "login_required", "{}", r.body);
+    // Not a bare "log in": the caller learns that the session expired.
+    assert_eq!(error_code(&r), "session_expired", "{}", r.body);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("您的登录已过期"),
+        "{}",
+        r.body
+    );
     assert_eq!(header_str(&r, header::WWW_AUTHENTICATE), "Bearer");
     assert!(!app.jar.contains_key("pd_session"), "the stale cookie is cleared");
 }

@@ -140,9 +140,11 @@ pub struct NewStaff {
 pub async fn create_staff(store: &Store, caller: &Caller, new: NewStaff) -> Result<i64> {
     let role = Role::parse(&new.role).ok_or_else(|| DomainError::field("role", "role"))?;
     let (org, target) = org_target(store, new.org_id).await?;
+    // A role that cannot exist in this kind of organisation is an input error, named as such,
+    // before the policy (which refuses it too) is asked.
+    check_membership(role, Some(org.kind))?;
     require(&caller.actor, Action::CreateStaff, target)?;
     require(&caller.actor, Action::AssignRole(role), target)?;
-    check_membership(role, Some(org.kind))?;
     let user = new.user.validate()?;
     let hash = hash_password(&new.user.password).await?;
     let mut tx = store.begin().await?;
@@ -182,8 +184,8 @@ pub async fn set_role(
     grant: bool,
 ) -> Result<()> {
     let (org, target) = org_target(store, org_id).await?;
-    require(&caller.actor, Action::AssignRole(role), target)?;
     check_membership(role, Some(org.kind))?;
+    require(&caller.actor, Action::AssignRole(role), target)?;
     let mut tx = store.begin().await?;
     let user = tx.user(user_id).await?.ok_or(DomainError::NotFound { what: "user" })?;
     let changed = if grant {

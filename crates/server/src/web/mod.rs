@@ -216,7 +216,9 @@ pub fn form_error(
     form.remove(crate::ctx::CSRF_FIELD);
     let page = context! { errors => errors, form => form, error_summary => e.message(ctx.lang), ..page };
     let html = render(app, ctx, name, page)?;
-    Ok((e.status(), html).into_response())
+    let mut resp = (e.status(), html).into_response();
+    e.add_headers(&mut resp);
+    Ok(resp)
 }
 
 /// Anonymous visitors to a members' page are sent to log in and brought back.
