@@ -96,6 +96,13 @@ pub fn t(lang: Lang, key: &str, params: &[(&str, String)]) -> String {
     s
 }
 
+/// Every key, sorted (both languages have the same keys; a test checks it).
+pub fn keys() -> Vec<String> {
+    let mut keys: Vec<String> = tables().0.keys().cloned().collect();
+    keys.sort();
+    keys
+}
+
 pub fn has(lang: Lang, key: &str) -> bool {
     let (zh, en) = tables();
     if lang == Lang::En { en } else { zh }.contains_key(key)

@@ -68,25 +68,6 @@ async fn last_action(app: &TestApp) -> String {
         .unwrap_or_default()
 }
 
-/// The `_csrf` value of the first form on a page.
-fn csrf_of(page: &Resp) -> String {
-    let after = page
-        .body
-        .split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .expect("a form with _csrf");
-    after.split('"').next().expect("token").to_string()
-}
-
-fn set_cookies(r: &Resp) -> Vec<String> {
-    r.headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(str::to_string)
-        .collect()
-}
-
 /// The bold message of the error summary on a page.
 fn summary(r: &Resp) -> String {
     let after = r
@@ -119,10 +100,6 @@ fn field_problem(r: &Resp, name: &str) -> Value {
         .unwrap_or_else(|| panic!("no field {name}: {}", r.body))
 }
 
-fn header_str(r: &Resp, name: header::HeaderName) -> &str {
-    r.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
-}
-
 // 1. Wrong password ---------------------------------------------------------------------------
 
 #[tokio::test]
@@ -139,9 +116,9 @@ async fn wrong_password_and_unknown_login_get_the_same_401_and_no_session() {
     assert!(r.body.contains("value=\"li.na\""), "the login is kept");
     assert!(!r.body.contains("wrong-pass-2026"), "the password is never echoed");
     assert!(
-        !set_cookies(&r).iter().any(|c| c.starts_with("pd_session=")),
+        !r.set_cookies().iter().any(|c| c.starts_with("pd_session=")),
         "{:?}",
-        set_cookies(&r)
+        r.set_cookies()
     );
     assert!(!app.jar.contains_key("pd_session"));
     assert_eq!(session_count(&app).await, 0);
@@ -469,7 +446,7 @@ async fn api_post_with_a_session_cookie_needs_the_csrf_header_but_bearer_does_no
     assert_eq!(r.status, StatusCode::FORBIDDEN, "a wrong header: {}", r.body);
     assert_eq!(error_code(&r), "csrf_failed");
 
-    let csrf = csrf_of(&app.get("/account").await);
+    let csrf = app.get("/account").await.csrf();
     let r = app.send(post(Some(&csrf))).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let secret = r.json()["secret"].as_str().expect("secret").to_string();
@@ -504,7 +481,8 @@ async fn expired_session_redirects_to_login_with_a_notice_and_clears_the_cookie(
     let r = app.get("/account").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(r.location(), "/login?next=%2Faccount&notice=session_expired");
-    let cleared = set_cookies(&r)
+    let cleared = r
+        .set_cookies()
         .into_iter()
         .find(|c| c.starts_with("pd_session="))
         .expect("session cookie cleared");
@@ -531,7 +509,7 @@ async fn stale_form_after_expiry_says_session_expired_not_csrf() {
     register(&mut app, "li.na").await;
     assert_eq!(app.login("li.na", PASSWORD).await.status, StatusCode::SEE_OTHER);
     let page = app.get("/account").await;
-    let token = csrf_of(&page);
+    let token = page.csrf();
     app.store
         .execute_raw("UPDATE sessions SET last_seen_at = 0")
         .await
@@ -564,7 +542,7 @@ async fn stale_form_after_expiry_clears_the_dead_session_cookie() {
     let mut app = TestApp::sqlite().await;
     register(&mut app, "li.na").await;
     assert_eq!(app.login("li.na", PASSWORD).await.status, StatusCode::SEE_OTHER);
-    let token = csrf_of(&app.get("/account").await);
+    let token = app.get("/account").await.csrf();
     app.store
         .execute_raw("UPDATE sessions SET last_seen_at = 0")
         .await
@@ -583,11 +561,11 @@ async fn stale_form_after_expiry_clears_the_dead_session_cookie() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
     // The server deleted the session, so it should tell the browser to drop the cookie, as a
     // GET does.
-    let cleared = set_cookies(&r).into_iter().find(|c| c.starts_with("pd_session="));
+    let cleared = r.set_cookies().into_iter().find(|c| c.starts_with("pd_session="));
     assert!(
         cleared.as_deref().is_some_and(|c| c.contains("Max-Age=0")),
         "{:?}",
-        set_cookies(&r)
+        r.set_cookies()
     );
     assert!(!app.jar.contains_key("pd_session"));
 }
@@ -615,7 +593,7 @@ async fn api_get_with_an_expired_session_cookie_is_401() {
         "{}",
         r.body
     );
-    assert_eq!(header_str(&r, header::WWW_AUTHENTICATE), "Bearer");
+    assert_eq!(r.header(header::WWW_AUTHENTICATE), "Bearer");
     assert!(!app.jar.contains_key("pd_session"), "the stale cookie is cleared");
 }
 
@@ -648,7 +626,7 @@ async fn revoked_token_stops_working_at_once_and_invalid_tokens_are_named() {
         "{}",
         r.body
     );
-    assert_eq!(header_str(&r, header::WWW_AUTHENTICATE), "Bearer");
+    assert_eq!(r.header(header::WWW_AUTHENTICATE), "Bearer");
 
     let audit = app.audit_len().await;
     let r = app
@@ -666,7 +644,7 @@ async fn revoked_token_stops_working_at_once_and_invalid_tokens_are_named() {
     let r = app.api(Method::GET, "/api/v1/me", Some("pdt_nope"), None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
     assert_eq!(error_code(&r), "token_invalid");
-    assert_eq!(header_str(&r, header::WWW_AUTHENTICATE), "Bearer");
+    assert_eq!(r.header(header::WWW_AUTHENTICATE), "Bearer");
     let r = app.api(Method::GET, "/api/v1/me", Some("not-even-a-token"), None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
     assert_eq!(error_code(&r), "token_invalid");
@@ -752,7 +730,7 @@ async fn throttled_login_says_when_to_retry_in_a_retry_after_header() {
     }
     let r = app.login("li.na", PASSWORD).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
-    let retry = header_str(&r, header::RETRY_AFTER);
+    let retry = r.header(header::RETRY_AFTER);
     let secs: u64 = retry
         .parse()
         .unwrap_or_else(|_| panic!("Retry-After must be integer seconds, got {retry:?}"));
@@ -901,7 +879,7 @@ async fn unknown_pages_and_endpoints_are_404_in_their_own_format() {
     let r = app.get("/no/such/page").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
     assert!(
-        header_str(&r, header::CONTENT_TYPE).starts_with("text/html"),
+        r.header(header::CONTENT_TYPE).starts_with("text/html"),
         "{:?}",
         r.headers
     );
@@ -910,7 +888,7 @@ async fn unknown_pages_and_endpoints_are_404_in_their_own_format() {
     let r = app.get("/api/v1/nope").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
     assert!(
-        header_str(&r, header::CONTENT_TYPE).starts_with("application/json"),
+        r.header(header::CONTENT_TYPE).starts_with("application/json"),
         "{:?}",
         r.headers
     );

@@ -26,55 +26,11 @@ async fn register(app: &mut TestApp, login: &str, display_name: &str) -> i64 {
     r.json()["id"].as_i64().expect("user id")
 }
 
-fn set_cookies(r: &Resp) -> Vec<String> {
-    r.headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(str::to_string)
-        .collect()
-}
-
-fn cookie_named(r: &Resp, name: &str) -> Option<String> {
-    set_cookies(r).into_iter().find(|c| c.starts_with(&format!("{name}=")))
-}
-
-fn header_str(r: &Resp, name: header::HeaderName) -> &str {
-    r.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
-}
-
-/// Every translation key, to spot one shown raw because its text is missing.
-fn translation_keys() -> Vec<String> {
-    fn flatten(prefix: &str, t: &toml::Table, out: &mut Vec<String>) {
-        for (k, v) in t {
-            let key = if prefix.is_empty() {
-                k.clone()
-            } else {
-                format!("{prefix}.{k}")
-            };
-            match v {
-                toml::Value::Table(sub) => flatten(&key, sub, out),
-                _ => out.push(key),
-            }
-        }
-    }
-    let mut keys = Vec::new();
-    for src in [
-        include_str!("../locales/zh-CN.toml"),
-        include_str!("../locales/en.toml"),
-    ] {
-        flatten("", &toml::from_str(src).expect("locale"), &mut keys);
-    }
-    keys.sort();
-    keys.dedup();
-    keys
-}
-
 /// A page rendered completely, without an error page or a raw translation key in it.
 fn assert_rendered(path: &str, r: &Resp, keys: &[String]) {
     assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
     assert!(
-        header_str(r, header::CONTENT_TYPE).starts_with("text/html"),
+        r.header(header::CONTENT_TYPE).starts_with("text/html"),
         "{path}: {:?}",
         r.headers
     );
@@ -108,17 +64,14 @@ async fn language_defaults_to_chinese_and_follows_query_cookie_and_accept_langua
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("<html lang=\"zh-CN\""), "{}", r.body);
     assert!(r.body.contains("首页"));
-    assert!(
-        cookie_named(&r, "pd_lang").is_none(),
-        "no language cookie unless chosen"
-    );
+    assert!(r.cookie_named("pd_lang").is_none(), "no language cookie unless chosen");
 
     let r = app.get("/?lang=en").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("<html lang=\"en\""), "{}", r.body);
     assert!(r.body.contains(">Home<"), "{}", r.body);
     assert!(!r.body.contains("首页"));
-    let c = cookie_named(&r, "pd_lang").expect("language cookie");
+    let c = r.cookie_named("pd_lang").expect("language cookie");
     assert!(c.starts_with("pd_lang=en;"), "{c}");
 
     let r = app.get("/login").await;
@@ -128,7 +81,7 @@ async fn language_defaults_to_chinese_and_follows_query_cookie_and_accept_langua
         r.body
     );
     assert!(r.body.contains(">Log in<"), "{}", r.body);
-    assert!(cookie_named(&r, "pd_lang").is_none());
+    assert!(r.cookie_named("pd_lang").is_none());
 
     let mut english = browser(&app);
     english.accept_language = Some("en-US,en;q=0.9".into());
@@ -136,16 +89,14 @@ async fn language_defaults_to_chinese_and_follows_query_cookie_and_accept_langua
     assert!(r.body.contains("<html lang=\"en\""), "Accept-Language: {}", r.body);
     assert!(r.body.contains(">Log in<"));
     assert!(
-        cookie_named(&r, "pd_lang").is_none(),
+        r.cookie_named("pd_lang").is_none(),
         "Accept-Language is not remembered as a choice"
     );
 
     let r = app.get("/?lang=zh-CN").await;
     assert!(r.body.contains("<html lang=\"zh-CN\""), "{}", r.body);
     assert!(r.body.contains("首页"));
-    assert!(cookie_named(&r, "pd_lang")
-        .expect("cookie")
-        .starts_with("pd_lang=zh-CN;"));
+    assert!(r.cookie_named("pd_lang").expect("cookie").starts_with("pd_lang=zh-CN;"));
     let r = app.get("/login").await;
     assert!(r.body.contains("<html lang=\"zh-CN\""), "{}", r.body);
     assert!(r.body.contains("用户登录"));
@@ -186,7 +137,7 @@ async fn every_page_renders_for_the_sysadmin() {
     app.provider("四川省交通运输厅", "11510000008693034D").await;
     let consumer = register(&mut app, "li.na", "李娜").await;
     assert_eq!(app.login("root", PASSWORD).await.status, StatusCode::SEE_OTHER);
-    let keys = translation_keys();
+    let keys = pubdata_server::i18n::keys();
 
     let user_page = format!("/admin/users/{consumer}");
     let pages = [
@@ -232,7 +183,7 @@ async fn api_docs_page_renders_and_lists_the_operations() {
     let mut app = TestApp::sqlite().await;
     app.sysadmin("root").await;
     assert_eq!(app.login("root", PASSWORD).await.status, StatusCode::SEE_OTHER);
-    let keys = translation_keys();
+    let keys = pubdata_server::i18n::keys();
     for lang in ["zh-CN", "en"] {
         app.accept_language = Some(lang.into());
         let r = app.get("/api/v1/docs").await;
@@ -257,13 +208,13 @@ async fn pages_carry_security_headers() {
     let mut app = TestApp::sqlite().await;
     for path in ["/", "/login", "/no/such/page", "/api/v1/me"] {
         let r = app.get(path).await;
-        let csp = header_str(&r, header::CONTENT_SECURITY_POLICY);
+        let csp = r.header(header::CONTENT_SECURITY_POLICY);
         assert!(
             csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
             "{path}: {csp:?}"
         );
-        assert_eq!(header_str(&r, header::X_CONTENT_TYPE_OPTIONS), "nosniff", "{path}");
-        assert_eq!(header_str(&r, header::X_FRAME_OPTIONS), "DENY", "{path}");
+        assert_eq!(r.header(header::X_CONTENT_TYPE_OPTIONS), "nosniff", "{path}");
+        assert_eq!(r.header(header::X_FRAME_OPTIONS), "DENY", "{path}");
     }
 }
 
@@ -273,7 +224,7 @@ async fn session_cookie_is_http_only_and_same_site_lax_but_not_secure_by_default
     register(&mut app, "li.na", "李娜").await;
     let r = app.login("li.na", PASSWORD).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let c = cookie_named(&r, "pd_session").expect("session cookie");
+    let c = r.cookie_named("pd_session").expect("session cookie");
     let attrs: Vec<&str> = c.split(';').map(str::trim).collect();
     assert!(attrs.contains(&"HttpOnly"), "{c}");
     assert!(attrs.contains(&"SameSite=Lax"), "{c}");
@@ -291,14 +242,14 @@ async fn session_cookie_is_secure_when_configured() {
     register(&mut app, "li.na", "李娜").await;
     let r = app.login("li.na", PASSWORD).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let c = cookie_named(&r, "pd_session").expect("session cookie");
+    let c = r.cookie_named("pd_session").expect("session cookie");
     let attrs: Vec<&str> = c.split(';').map(str::trim).collect();
     assert!(
         attrs.contains(&"Secure") && attrs.contains(&"HttpOnly") && attrs.contains(&"SameSite=Lax"),
         "{c}"
     );
     let r = browser(&app).get("/login").await;
-    let csrf = cookie_named(&r, "pd_csrf").expect("anonymous CSRF cookie");
+    let csrf = r.cookie_named("pd_csrf").expect("anonymous CSRF cookie");
     assert!(csrf.split(';').any(|a| a.trim() == "Secure"), "{csrf}");
 }
 
@@ -334,7 +285,7 @@ async fn healthz_reports_the_database() {
     let mut app = TestApp::sqlite().await;
     let r = app.get("/healthz").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert!(header_str(&r, header::CONTENT_TYPE).starts_with("application/json"));
+    assert!(r.header(header::CONTENT_TYPE).starts_with("application/json"));
     let j = r.json();
     assert_eq!(j["status"], "ok", "{j}");
     assert_eq!(j["database"], "ok", "{j}");
@@ -355,7 +306,7 @@ async fn metrics_count_requests_by_route_pattern() {
     let r = app.get("/metrics").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(
-        header_str(&r, header::CONTENT_TYPE).starts_with("text/plain"),
+        r.header(header::CONTENT_TYPE).starts_with("text/plain"),
         "{:?}",
         r.headers
     );

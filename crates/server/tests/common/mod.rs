@@ -44,6 +44,35 @@ impl Resp {
             .unwrap_or("")
     }
 
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub fn cookie_named(&self, name: &str) -> Option<String> {
+        self.set_cookies()
+            .into_iter()
+            .find(|c| c.starts_with(&format!("{name}=")))
+    }
+
+    pub fn header(&self, name: header::HeaderName) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    /// The `_csrf` value of the first form on the page.
+    pub fn csrf(&self) -> String {
+        let after = self
+            .body
+            .split("name=\"_csrf\" value=\"")
+            .nth(1)
+            .expect("a form with _csrf");
+        after.split('"').next().expect("token").to_string()
+    }
+
     /// The values of `data-nav` in the main navigation.
     pub fn nav(&self) -> Vec<String> {
         self.body
