@@ -4,6 +4,11 @@
 pub mod audit;
 pub mod credit_code;
 pub mod error;
+pub mod calendar;
+pub mod field;
+pub mod metadata;
+pub mod plan;
+pub mod resource;
 pub mod org;
 pub mod policy;
 pub mod user;

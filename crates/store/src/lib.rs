@@ -6,6 +6,7 @@
 //! connection (writes queue in-process instead of failing with SQLITE_BUSY) and a read pool.
 
 mod audit;
+pub mod datastore;
 mod migrate;
 mod org;
 mod session;

@@ -1,0 +1,1 @@
+//! Ingest: reading uploaded files as streams of rows, profiling, auditing and masking them.

@@ -1,0 +1,1 @@
+//! The datastore: a typed table per distribution, loaded from ingested rows.
