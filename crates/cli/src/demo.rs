@@ -94,6 +94,7 @@ pub async fn run(config_path: Option<&Path>, args: DemoArgs) -> anyhow::Result<(
     config.database_url = None;
     config.addr = args.addr.clone();
     let store = crate::open_store(&config).await?;
+    crate::ensure_regions(&store, &config).await?;
     let fresh = !dir.join(MARKER).exists();
     let password = match (&args.password, fresh) {
         (Some(p), _) => p.clone(),

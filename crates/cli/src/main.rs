@@ -12,6 +12,7 @@ use pubdata_core::org::{NewOrg, OrgKind};
 use pubdata_core::user::NewUser;
 use pubdata_server::{AppState, Config};
 use pubdata_service::accounts::{self, NewStaff};
+use pubdata_service::regions;
 use pubdata_service::{Caller, Store, StoreError};
 use pubdata_store::{OpenOptions, VerifyReport};
 
@@ -50,6 +51,9 @@ enum Command {
     /// The audit chain.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The region table (行政区划).
+    #[command(subcommand)]
+    Regions(RegionsCommand),
     /// Write a consistent online snapshot of the SQLite database.
     Backup {
         #[arg(long)]
@@ -114,6 +118,16 @@ enum OrgCommand {
     List {
         #[arg(long)]
         kind: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RegionsCommand {
+    /// Load the national division codes (provinces … villages) from a directory.
+    Load {
+        /// The directory with provinces.csv … villages.csv.gz (default: `regions_dir`).
+        #[arg(long)]
+        from: Option<PathBuf>,
     },
 }
 
@@ -206,6 +220,34 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// Loads the region table on first use when the national files are present.
+pub(crate) async fn ensure_regions(store: &Store, config: &Config) -> anyhow::Result<()> {
+    if store.count_regions().await? > 0 {
+        return Ok(());
+    }
+    if !regions::is_region_dir(&config.regions_dir) {
+        println!(
+            "region table empty: no region files in {} (set regions_dir)",
+            config.regions_dir.display()
+        );
+        return Ok(());
+    }
+    load_regions(store, &config.regions_dir).await
+}
+
+async fn load_regions(store: &Store, dir: &std::path::Path) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let report = regions::load_from_dir(store, &Caller::console(), dir).await?;
+    let [p, c, a, s, v] = report.read;
+    println!(
+        "regions loaded from {}: {p} provinces, {c} cities, {a} counties, {s} streets, {v} villages ({} new) in {:.1}s",
+        dir.display(),
+        report.inserted,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Demo(args) = cli.command {
         return demo::run(cli.config.as_deref(), args).await.map(|_| ExitCode::SUCCESS);
@@ -224,13 +266,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo(_) => unreachable!("handled above"),
         Command::Migrate => {
-            let done = connect(&config).await?.migrate().await.context("migration failed")?;
+            let store = connect(&config).await?;
+            let done = store.migrate().await.context("migration failed")?;
             if done.is_empty() {
                 println!("database is up to date");
             }
             for m in done {
                 println!("applied {m}");
             }
+            ensure_regions(&store, &config).await?;
         }
         Command::User(cmd) => user(&open_store(&config).await?, &caller, cmd).await?,
         Command::Org(cmd) => org(&open_store(&config).await?, &caller, cmd).await?,
@@ -245,6 +289,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             }
+        }
+        Command::Regions(RegionsCommand::Load { from }) => {
+            let store = open_store(&config).await?;
+            let dir = from.unwrap_or(config.regions_dir.clone());
+            if !regions::is_region_dir(&dir) {
+                return Err(anyhow!(
+                    "{} does not hold provinces.csv … villages.csv.gz",
+                    dir.display()
+                ));
+            }
+            load_regions(&store, &dir).await?;
         }
         Command::Backup { to } => {
             let store = open_store(&config).await?;

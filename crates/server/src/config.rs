@@ -26,6 +26,8 @@ pub struct Config {
     pub login_max_failures_per_account: i64,
     pub login_max_failures_per_ip: i64,
     pub login_throttle_minutes: i64,
+    /// Where the national region files are (`PUBDATA_REGIONS_DIR`); loaded once when present.
+    pub regions_dir: PathBuf,
 }
 
 impl Default for Config {
@@ -43,6 +45,7 @@ impl Default for Config {
             login_max_failures_per_account: auth.max_failures_per_login,
             login_max_failures_per_ip: auth.max_failures_per_ip,
             login_throttle_minutes: auth.throttle_window_secs / 60,
+            regions_dir: PathBuf::from("../shared/data"),
         }
     }
 }
@@ -85,6 +88,9 @@ impl Config {
         }
         if let Some(v) = get("PUBDATA_TRUST_PROXY") {
             self.trust_proxy = parse("PUBDATA_TRUST_PROXY", v)?;
+        }
+        if let Some(v) = get("PUBDATA_REGIONS_DIR") {
+            self.regions_dir = v.into();
         }
         if let Some(v) = get("PUBDATA_MAX_BODY_BYTES") {
             self.max_body_bytes = parse("PUBDATA_MAX_BODY_BYTES", v)?;

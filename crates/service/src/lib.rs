@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod regions;
 mod secret;
 
 pub use pubdata_store::{Result, Store, StoreError};

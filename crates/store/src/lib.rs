@@ -9,11 +9,13 @@ mod audit;
 pub mod datastore;
 mod migrate;
 mod org;
+mod region;
 mod session;
 mod user;
 
 pub use audit::{AuditEntry, AuditRow, VerifyReport};
 pub use org::OrgRow;
+pub use region::RegionRow;
 pub use session::{ApiTokenRow, SessionRow};
 pub use user::{MembershipRow, UserRow};
 

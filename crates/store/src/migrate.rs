@@ -11,12 +11,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "accounts",
-    sqlite: include_str!("../migrations/sqlite/0001_accounts.sql"),
-    postgres: include_str!("../migrations/postgres/0001_accounts.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "accounts",
+        sqlite: include_str!("../migrations/sqlite/0001_accounts.sql"),
+        postgres: include_str!("../migrations/postgres/0001_accounts.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "regions",
+        sqlite: include_str!("../migrations/sqlite/0002_regions.sql"),
+        postgres: include_str!("../migrations/postgres/0002_regions.sql"),
+    },
+];
 
 /// A fixed key for PostgreSQL's advisory lock, so concurrent nodes migrate one at a time.
 const PG_MIGRATION_LOCK: i64 = 0x0070_7562_6461_7461;
