@@ -38,6 +38,9 @@ pub async fn register_consumer(store: &Store, caller: &Caller, reg: Registration
         o.validate()
     });
     let (user, org) = merge_errors(user, org)?;
+    if let Some(o) = &org {
+        check_region(store, o.region_code.as_deref(), "org.region_code").await?;
+    }
     let hash = hash_password(&reg.user.password).await?;
     let kind = if org.is_some() {
         UserKind::LegalPerson
@@ -101,8 +104,18 @@ fn merge_errors<U, O>(
     Err(DomainError::Validation(fields))
 }
 
+/// A region code must exist in the region table once that table is loaded.
+async fn check_region(store: &Store, code: Option<&str>, field: &str) -> Result<()> {
+    let Some(code) = code else { return Ok(()) };
+    if store.region(code).await?.is_none() && store.count_regions().await? > 0 {
+        return Err(DomainError::field(field, "region_unknown").into());
+    }
+    Ok(())
+}
+
 pub async fn create_org(store: &Store, caller: &Caller, new: NewOrg) -> Result<i64> {
     let org = new.validate()?;
+    check_region(store, org.region_code.as_deref(), "region_code").await?;
     require(&caller.actor, Action::CreateOrg, Target::OrgKind(org.kind))?;
     let mut tx = store.begin().await?;
     let id = tx.insert_org(&org).await?;

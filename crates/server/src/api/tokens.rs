@@ -52,7 +52,7 @@ pub struct CreatedTokenDto {
 }
 
 /// The caller's tokens, active first, with their last use.
-#[utoipa::path(get, path = "/tokens", tag = "tokens", responses(
+#[utoipa::path(get, path = "/tokens", operation_id = "list_tokens", tag = "tokens", responses(
     (status = 200, body = [TokenDto], description = "the caller's tokens"),
     (status = 401, body = ErrorBody, description = "not logged in")))]
 pub async fn list(State(app): State<AppState>, ctx: Ctx) -> AppResult<Json<Vec<TokenDto>>> {
@@ -61,7 +61,7 @@ pub async fn list(State(app): State<AppState>, ctx: Ctx) -> AppResult<Json<Vec<T
 }
 
 /// Creates a token; the response carries its secret once.
-#[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = NewTokenDto, responses(
+#[utoipa::path(post, path = "/tokens", operation_id = "create_token", tag = "tokens", request_body = NewTokenDto, responses(
     (status = 201, body = CreatedTokenDto, description = "created"),
     (status = 422, body = ErrorBody, description = "invalid name")))]
 pub async fn create(
@@ -80,7 +80,7 @@ pub async fn create(
 }
 
 /// Revokes one of the caller's tokens; it stops working at once.
-#[utoipa::path(delete, path = "/tokens/{id}", tag = "tokens", params(("id" = i64, Path)), responses(
+#[utoipa::path(delete, path = "/tokens/{id}", operation_id = "revoke_token", tag = "tokens", params(("id" = i64, Path)), responses(
     (status = 204, description = "revoked"),
     (status = 404, body = ErrorBody, description = "no such token of yours"),
     (status = 409, body = ErrorBody, description = "already revoked")))]

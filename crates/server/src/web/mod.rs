@@ -37,6 +37,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("audit.html", include_str!("../../templates/audit.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("api_docs.html", include_str!("../../templates/api_docs.html")),
+    ("regions.html", include_str!("../../templates/regions.html")),
 ];
 
 const STYLE: &str = include_str!("../../static/style.css");
@@ -96,6 +97,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/roles/remove", post(admin::remove_role))
         .route("/admin/audit", get(admin::audit))
         .route("/api/v1/docs", get(crate::api::docs_page))
+        .route("/regions", get(regions))
         .fallback(not_found)
 }
 
@@ -316,5 +318,32 @@ async fn home(
         &ctx,
         "home.html",
         context! { counts => counts, done => done_key(&q) },
+    )
+}
+
+/// The region browser: search by name or code, or walk down from the provinces. Forms link
+/// here to look up a code, so picking a region needs no JavaScript.
+async fn regions(
+    axum::extract::State(app): axum::extract::State<AppState>,
+    ctx: Ctx,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> AppResult<Html<String>> {
+    let text = q.get("q").map(|s| s.trim().to_string()).unwrap_or_default();
+    let parent = q.get("parent").filter(|p| !p.is_empty());
+    let rows = if !text.is_empty() {
+        app.store.search_regions(&text, 100).await?
+    } else {
+        app.store.child_regions(parent.map(String::as_str)).await?
+    };
+    let path = match parent {
+        Some(p) => app.store.region_path(p).await?,
+        None => Vec::new(),
+    };
+    let total = app.store.count_regions().await?;
+    render(
+        &app,
+        &ctx,
+        "regions.html",
+        context! { rows => rows, path => path, q => text, total => total },
     )
 }
