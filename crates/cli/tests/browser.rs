@@ -38,8 +38,8 @@ struct RoleCase {
     role_key: &'static str,
 }
 
-const ADMIN_NAV: &[&str] = &["home", "account", "orgs", "users", "audit"];
-const USER_NAV: &[&str] = &["home", "account"];
+const ADMIN_NAV: &[&str] = &["home", "account", "inbox", "orgs", "users", "audit"];
+const USER_NAV: &[&str] = &["home", "account", "inbox"];
 const GUEST_NAV: &[&str] = &["home", "login", "register"];
 
 const ROLES: &[RoleCase] = &[

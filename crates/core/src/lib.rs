@@ -2,15 +2,15 @@
 //! Pure Rust with no IO, so every rule can be unit-tested and every layer applies the same one.
 
 pub mod audit;
+pub mod calendar;
 pub mod credit_code;
 pub mod error;
-pub mod calendar;
 pub mod field;
 pub mod metadata;
-pub mod plan;
-pub mod resource;
 pub mod org;
+pub mod plan;
 pub mod policy;
+pub mod resource;
 pub mod user;
 
 pub use error::{DomainError, FieldError};

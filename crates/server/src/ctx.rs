@@ -43,6 +43,8 @@ pub struct Ctx {
     pub path: String,
     /// An `/api` request: errors are JSON.
     pub api: bool,
+    /// Unread notices, for the navigation (web pages only).
+    pub unread: i64,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
@@ -242,7 +244,12 @@ pub async fn context(State(app): State<AppState>, req: Request, next: Next) -> R
         Some(u) => (actor_for(u), u.login.clone()),
         None => (Default::default(), "anonymous".to_string()),
     };
+    let unread = match (&resolved.user, api) {
+        (Some(u), false) => app.store.unread_notices(u.id).await.unwrap_or(0),
+        _ => 0,
+    };
     let ctx = Ctx {
+        unread,
         lang,
         user: resolved.user.map(Arc::new),
         caller: Caller {

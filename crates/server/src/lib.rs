@@ -95,6 +95,9 @@ pub async fn serve(state: AppState, addr: &str) -> anyhow::Result<()> {
             }
         }
     });
+    // Background jobs run in this process; on PostgreSQL every node runs its own worker.
+    let worker_id = format!("{}-{}", addr, std::process::id());
+    tokio::spawn(pubdata_service::jobs::Worker::new(state.store.clone(), worker_id).run());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     Ok(())

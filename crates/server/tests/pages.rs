@@ -112,12 +112,15 @@ async fn navigation_shows_each_role_exactly_its_pages() {
     register(&mut app, "li.na", "李娜").await;
     let mut consumer = browser(&app);
     assert_eq!(consumer.login("li.na", PASSWORD).await.status, StatusCode::SEE_OTHER);
-    assert_eq!(consumer.get("/").await.nav(), ["home", "account"]);
+    assert_eq!(consumer.get("/").await.nav(), ["home", "account", "inbox"]);
 
     app.sysadmin("root").await;
     let mut root = browser(&app);
     assert_eq!(root.login("root", PASSWORD).await.status, StatusCode::SEE_OTHER);
-    assert_eq!(root.get("/").await.nav(), ["home", "account", "orgs", "users", "audit"]);
+    assert_eq!(
+        root.get("/").await.nav(),
+        ["home", "account", "inbox", "orgs", "users", "audit"]
+    );
     let page = root.get("/admin/users").await;
     assert!(
         page.body

@@ -31,7 +31,7 @@ async fn story(mut app: TestApp) {
     let account = app.get("/account").await;
     assert_eq!(account.status, StatusCode::OK);
     assert!(account.body.contains("data-user=\"li.na\""));
-    assert_eq!(account.nav(), ["home", "account"]);
+    assert_eq!(account.nav(), ["home", "account", "inbox"]);
 
     // An API token is made in the UI, shown once, and works for the API.
     let r = app.post_form("/account/tokens", &[("name", "nightly sync")]).await;
@@ -71,7 +71,7 @@ async fn story(mut app: TestApp) {
     assert_eq!(app.login("root", PASSWORD).await.status, StatusCode::SEE_OTHER);
     assert_eq!(
         app.get("/admin/users").await.nav(),
-        ["home", "account", "orgs", "users", "audit"]
+        ["home", "account", "inbox", "orgs", "users", "audit"]
     );
     let r = app
         .post_form(
@@ -120,7 +120,7 @@ async fn story(mut app: TestApp) {
         staff_browser.login("chen.bian", PASSWORD).await.status,
         StatusCode::SEE_OTHER
     );
-    assert_eq!(staff_browser.get("/account").await.nav(), ["home", "account"]);
+    assert_eq!(staff_browser.get("/account").await.nav(), ["home", "account", "inbox"]);
     assert_eq!(staff_browser.get("/admin/users").await.status, StatusCode::FORBIDDEN);
 
     // The sysadmin creates an admin institution and makes the staff member its manager: the
@@ -151,9 +151,31 @@ async fn story(mut app: TestApp) {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(
         staff_browser.get("/account").await.nav(),
-        ["home", "account", "orgs", "users", "audit"]
+        ["home", "account", "inbox", "orgs", "users", "audit"]
     );
     assert_eq!(staff_browser.get("/admin/users").await.status, StatusCode::OK);
+
+    // The grant reached the staff member's inbox, counted in the navigation until read.
+    let inbox = staff_browser.get("/inbox").await;
+    assert!(
+        inbox
+            .body
+            .contains("您已获得“管理机构管理员”角色（四川省大数据中心）。"),
+        "{}",
+        inbox.body
+    );
+    assert!(inbox.body.contains("class=\"badge\""));
+    let notice = app.store.notices(staff.id, 10).await.unwrap().remove(0);
+    let r = staff_browser
+        .post_form(&format!("/inbox/{}/read", notice.id), &[])
+        .await;
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/account"));
+    assert!(
+        !staff_browser.get("/inbox").await.body.contains("class=\"badge\""),
+        "read notices are not counted"
+    );
+    let r = app.post_form(&format!("/inbox/{}/read", notice.id), &[]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "nobody reads another's notice");
 
     // Removing the role takes it away again at once.
     let path = format!("/admin/users/{}/roles/remove", staff.id);

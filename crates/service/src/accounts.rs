@@ -10,6 +10,7 @@ use pubdata_store::{OrgRow, UserRow};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::notices::{self, Notice};
 use crate::secret::{hash_password, verify_password};
 use crate::{Caller, Result, Store};
 
@@ -218,6 +219,12 @@ pub async fn set_role(
     let mut e = caller.audit(action, "user", user.id);
     e.after = Some(json!({"org_id": org.id, "role": role}));
     tx.audit(e).await?;
+    let kind = if grant { "role_granted" } else { "role_revoked" };
+    let notice = Notice::new(kind)
+        .param("role", role.as_str())
+        .param("org", org.name.as_str())
+        .link("/account");
+    notices::send(&mut tx, user.id, &notice).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -4,6 +4,8 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod jobs;
+pub mod notices;
 pub mod regions;
 mod secret;
 

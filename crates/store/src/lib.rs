@@ -7,13 +7,17 @@
 
 mod audit;
 pub mod datastore;
+mod job;
 mod migrate;
+mod notice;
 mod org;
 mod region;
 mod session;
 mod user;
 
 pub use audit::{AuditEntry, AuditRow, VerifyReport};
+pub use job::{JobRow, JobState};
+pub use notice::NoticeRow;
 pub use org::OrgRow;
 pub use region::RegionRow;
 pub use session::{ApiTokenRow, SessionRow};

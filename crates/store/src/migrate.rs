@@ -24,6 +24,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_regions.sql"),
         postgres: include_str!("../migrations/postgres/0002_regions.sql"),
     },
+    Migration {
+        version: 3,
+        name: "jobs_notices",
+        sqlite: include_str!("../migrations/sqlite/0003_jobs_notices.sql"),
+        postgres: include_str!("../migrations/postgres/0003_jobs_notices.sql"),
+    },
 ];
 
 /// A fixed key for PostgreSQL's advisory lock, so concurrent nodes migrate one at a time.

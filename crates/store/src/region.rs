@@ -53,7 +53,9 @@ const COLUMNS: &str = "code, name, parent_code, level";
 
 impl Store {
     pub async fn count_regions(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM regions").fetch_one(self.reader()).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM regions")
+            .fetch_one(self.reader())
+            .await?)
     }
 
     pub async fn region(&self, code: &str) -> Result<Option<RegionRow>> {
@@ -80,10 +82,12 @@ impl Store {
     pub async fn child_regions(&self, parent: Option<&str>) -> Result<Vec<RegionRow>> {
         let rows = match parent {
             Some(p) => {
-                sqlx::query(&format!("SELECT {COLUMNS} FROM regions WHERE parent_code = $1 ORDER BY code"))
-                    .bind(p)
-                    .fetch_all(self.reader())
-                    .await?
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM regions WHERE parent_code = $1 ORDER BY code"
+                ))
+                .bind(p)
+                .fetch_all(self.reader())
+                .await?
             }
             None => {
                 sqlx::query(&format!("SELECT {COLUMNS} FROM regions WHERE level = 1 ORDER BY code"))

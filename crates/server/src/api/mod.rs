@@ -3,6 +3,7 @@
 //! The OpenAPI 3.1 document is generated from these handlers and types.
 
 mod accounts;
+mod notices;
 mod regions;
 mod tokens;
 
@@ -39,6 +40,8 @@ pub fn routes() -> Router<AppState> {
         .route("/tokens/{id}", delete(tokens::revoke))
         .route("/audit", get(accounts::audit))
         .route("/audit/verify", get(accounts::audit_verify))
+        .route("/notices", get(notices::list))
+        .route("/notices/{id}/read", post(notices::read))
         .route("/regions", get(regions::list))
         .route("/regions/{code}", get(regions::path))
         .fallback(api_not_found)
@@ -126,7 +129,7 @@ impl Modify for Security {
         accounts::me, accounts::register, accounts::list_orgs, accounts::create_org, accounts::get_org,
         accounts::list_users, accounts::create_staff, accounts::get_user, accounts::grant_role,
         accounts::remove_role, accounts::disable, accounts::enable, accounts::audit, accounts::audit_verify,
-        tokens::list, tokens::create, tokens::revoke, regions::list, regions::path
+        tokens::list, tokens::create, tokens::revoke, regions::list, regions::path, notices::list, notices::read
     ),
     components(schemas(ErrorBody)),
     security(("token" = [])),

@@ -4,6 +4,9 @@
 mod account;
 mod admin;
 mod auth;
+mod inbox;
+
+pub use inbox::notice_title;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -38,6 +41,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("../../templates/error.html")),
     ("api_docs.html", include_str!("../../templates/api_docs.html")),
     ("regions.html", include_str!("../../templates/regions.html")),
+    ("inbox.html", include_str!("../../templates/inbox.html")),
 ];
 
 const STYLE: &str = include_str!("../../static/style.css");
@@ -98,6 +102,8 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/audit", get(admin::audit))
         .route("/api/v1/docs", get(crate::api::docs_page))
         .route("/regions", get(regions))
+        .route("/inbox", get(inbox::page))
+        .route("/inbox/{id}/read", post(inbox::read))
         .fallback(not_found)
 }
 
@@ -120,6 +126,8 @@ struct NavItem {
     key: &'static str,
     href: &'static str,
     current: bool,
+    /// A count shown beside the label (unread notices).
+    count: i64,
 }
 
 /// What the navigation offers this caller: exactly the pages the policy lets them use.
@@ -129,7 +137,7 @@ fn nav(ctx: &Ctx) -> Vec<NavItem> {
     if ctx.user.is_none() {
         items.extend([("login", "/login"), ("register", "/register")]);
     } else {
-        items.push(("account", "/account"));
+        items.extend([("account", "/account"), ("inbox", "/inbox")]);
         let admin_pages = [
             (Action::ListOrgs, ("orgs", "/admin/orgs")),
             (Action::ListUsers, ("users", "/admin/users")),
@@ -147,6 +155,7 @@ fn nav(ctx: &Ctx) -> Vec<NavItem> {
             key,
             href,
             current: ctx.path == href,
+            count: if key == "inbox" { ctx.unread } else { 0 },
         })
         .collect()
 }
@@ -267,6 +276,7 @@ pub fn error_page(app: &AppState, lang: Lang, ctx: Option<&Ctx>, e: &AppError) -
                 notice: None,
                 path: "/".into(),
                 api: false,
+                unread: 0,
             };
             &anonymous
         }
