@@ -11,7 +11,9 @@ mod job;
 mod migrate;
 mod notice;
 mod org;
+mod plan;
 mod region;
+mod resource;
 mod session;
 mod user;
 
@@ -19,7 +21,9 @@ pub use audit::{AuditEntry, AuditRow, VerifyReport};
 pub use job::{JobRow, JobState};
 pub use notice::NoticeRow;
 pub use org::OrgRow;
+pub use plan::{NewPlanItem, PlanItemRow, PlanRow};
 pub use region::RegionRow;
+pub use resource::{DistributionRow, NewDistribution, ResourceFilter, ResourceRow, ResourceStateChange, ReviewRow};
 pub use session::{ApiTokenRow, SessionRow};
 pub use user::{MembershipRow, UserRow};
 
@@ -139,6 +143,7 @@ impl Store {
     pub async fn begin(&self) -> Result<Tx> {
         Ok(Tx {
             tx: self.write.begin().await?,
+            backend: self.backend,
         })
     }
 
@@ -201,6 +206,7 @@ async fn sqlite_pool(max: u32, connect: &AnyConnectOptions) -> Result<AnyPool> {
 /// A write transaction. Dropped without `commit` it rolls back, leaving nothing half-written.
 pub struct Tx {
     tx: Transaction<'static, Any>,
+    backend: Backend,
 }
 
 impl Tx {
@@ -211,6 +217,15 @@ impl Tx {
 
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
         &mut self.tx
+    }
+
+    /// ` FOR UPDATE OF alias` on PostgreSQL, so concurrent transactions cannot both act on one
+    /// row; SQLite's single writer already serialises them.
+    pub(crate) fn lock(&self, alias: &str) -> String {
+        match self.backend {
+            Backend::Postgres => format!(" FOR UPDATE OF {alias}"),
+            Backend::Sqlite => String::new(),
+        }
     }
 }
 

@@ -30,6 +30,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_jobs_notices.sql"),
         postgres: include_str!("../migrations/postgres/0003_jobs_notices.sql"),
     },
+    Migration {
+        version: 4,
+        name: "resources",
+        sqlite: include_str!("../migrations/sqlite/0004_resources.sql"),
+        postgres: include_str!("../migrations/postgres/0004_resources.sql"),
+    },
 ];
 
 /// A fixed key for PostgreSQL's advisory lock, so concurrent nodes migrate one at a time.
