@@ -7,6 +7,7 @@
 
 mod audit;
 pub mod datastore;
+mod files;
 mod job;
 mod migrate;
 mod notice;
@@ -18,6 +19,7 @@ mod session;
 mod user;
 
 pub use audit::{AuditEntry, AuditRow, VerifyReport};
+pub use files::{FileStore, FileWriter, StoredFile, TooLarge};
 pub use job::{JobRow, JobState};
 pub use notice::NoticeRow;
 pub use org::OrgRow;

@@ -1,0 +1,150 @@
+//! Object storage for uploaded files (the `object_store` crate: local files by default; S3 and
+//! others behind the same interface). Uploads stream through a writer that hashes and counts
+//! as it goes and refuses to grow past the limit; an aborted upload leaves nothing behind.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use sha2::{Digest, Sha256};
+
+use crate::{Result, StoreError};
+
+#[derive(Clone)]
+pub struct FileStore {
+    inner: Arc<dyn ObjectStore>,
+    /// The directory behind a local store, so readers can open files directly.
+    root: Option<PathBuf>,
+}
+
+/// A file as stored: its key, sha256 and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    pub key: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// The upload grew past the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge {
+    pub limit: u64,
+}
+
+fn io_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Other(format!("file storage: {e}"))
+}
+
+impl FileStore {
+    /// Files under a local directory (created if missing).
+    pub fn local(root: &Path) -> Result<FileStore> {
+        std::fs::create_dir_all(root).map_err(io_err)?;
+        let root = root.canonicalize().map_err(io_err)?;
+        let fs = LocalFileSystem::new_with_prefix(&root).map_err(io_err)?;
+        Ok(FileStore {
+            inner: Arc::new(fs),
+            root: Some(root),
+        })
+    }
+
+    /// Starts writing `key`; the data becomes visible only when `finish` succeeds.
+    pub async fn writer(&self, key: &str, limit: u64) -> Result<FileWriter> {
+        let upload = self.inner.put_multipart(&ObjectPath::from(key)).await.map_err(io_err)?;
+        Ok(FileWriter {
+            upload: WriteMultipart::new(upload),
+            hasher: Sha256::new(),
+            size: 0,
+            limit,
+            key: key.to_string(),
+        })
+    }
+
+    /// The local path of a stored file, for streaming readers (local stores only).
+    pub fn local_path(&self, key: &str) -> Option<PathBuf> {
+        let root = self.root.as_ref()?;
+        let path = ObjectPath::from(key);
+        Some(path.parts().fold(root.clone(), |p, part| p.join(part.as_ref())))
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        match self.inner.delete(&ObjectPath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(io_err(e)),
+        }
+    }
+
+    /// Reads a whole (small) file, e.g. for tests and previews.
+    pub async fn read_all(&self, key: &str) -> Result<Vec<u8>> {
+        let got = self.inner.get(&ObjectPath::from(key)).await.map_err(io_err)?;
+        Ok(got.bytes().await.map_err(io_err)?.to_vec())
+    }
+}
+
+pub struct FileWriter {
+    upload: WriteMultipart,
+    hasher: Sha256,
+    size: u64,
+    limit: u64,
+    key: String,
+}
+
+impl FileWriter {
+    /// Appends a chunk, waiting when the upload falls behind (so memory stays bounded).
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<Result<(), TooLarge>> {
+        self.size += chunk.len() as u64;
+        if self.size > self.limit {
+            return Ok(Err(TooLarge { limit: self.limit }));
+        }
+        self.hasher.update(chunk);
+        self.upload.wait_for_capacity(8).await.map_err(io_err)?;
+        self.upload.write(chunk);
+        Ok(Ok(()))
+    }
+
+    pub async fn finish(self) -> Result<StoredFile> {
+        self.upload.finish().await.map_err(io_err)?;
+        Ok(StoredFile {
+            key: self.key,
+            sha256: hex::encode(self.hasher.finalize()),
+            size: self.size,
+        })
+    }
+
+    /// Gives up the upload; nothing is left in the store.
+    pub async fn abort(self) {
+        let _ = self.upload.abort().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn streams_hashes_limits_and_aborts() {
+        let dir = std::env::temp_dir().join(format!("pubdata_files_{}_{}", std::process::id(), crate::now_ms()));
+        let files = FileStore::local(&dir).unwrap();
+        let mut w = files.writer("uploads/1/a.csv", 1 << 20).await.unwrap();
+        for _ in 0..100 {
+            w.write(b"code,name\n").await.unwrap().unwrap();
+        }
+        let stored = w.finish().await.unwrap();
+        assert_eq!(stored.size, 1000);
+        assert_eq!(stored.sha256, hex::encode(Sha256::digest(b"code,name\n".repeat(100))));
+        let path = files.local_path("uploads/1/a.csv").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap().len(), 1000);
+
+        let mut w = files.writer("uploads/1/big.csv", 10).await.unwrap();
+        assert_eq!(w.write(b"0123456789abc").await.unwrap(), Err(TooLarge { limit: 10 }));
+        w.abort().await;
+        assert!(
+            !files.local_path("uploads/1/big.csv").unwrap().exists(),
+            "nothing left behind"
+        );
+        files.delete("uploads/1/a.csv").await.unwrap();
+        assert!(!path.exists());
+        files.delete("uploads/1/a.csv").await.unwrap();
+    }
+}
