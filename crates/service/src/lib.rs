@@ -4,9 +4,12 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod ingest;
 pub mod jobs;
 pub mod notices;
+pub mod plans;
 pub mod regions;
+pub mod resources;
 mod secret;
 
 pub use pubdata_store::{Result, Store, StoreError};

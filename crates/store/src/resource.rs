@@ -196,7 +196,7 @@ impl Tx {
         created_by: i64,
     ) -> Result<i64> {
         let now = now_ms();
-        Ok(sqlx::query_scalar(
+        sqlx::query_scalar(
             "INSERT INTO resources (code, provider_org_id, seq, state, revision_state, title, open_type, meta, \
              created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, 'none', $5, $6, $7, $8, $9, $9) RETURNING id",
         )
@@ -211,7 +211,7 @@ impl Tx {
         .bind(now)
         .fetch_one(self.conn())
         .await
-        .map_err(|e| crate::conflict_on_unique(e, "resource_code_taken", "code"))?)
+        .map_err(|e| crate::conflict_on_unique(e, "resource_code_taken", "code"))
     }
 
     /// Reads a resource for a change, locking it on PostgreSQL until the transaction ends.

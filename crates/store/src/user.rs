@@ -267,6 +267,18 @@ impl Store {
         Ok(users)
     }
 
+    /// Active users holding a role, optionally only in one organisation (for notices).
+    pub async fn users_with_role(&self, role: Role, org_id: Option<i64>) -> Result<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.role = $1 AND ($2 = 0 OR m.org_id = $2) AND u.disabled = 0 ORDER BY m.user_id",
+        )
+        .bind(role.as_str())
+        .bind(org_id.unwrap_or(0))
+        .fetch_all(self.reader())
+        .await?)
+    }
+
     pub async fn count_users(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(self.reader())
