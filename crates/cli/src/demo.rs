@@ -112,7 +112,7 @@ pub async fn run(config_path: Option<&Path>, args: DemoArgs) -> anyhow::Result<(
     }
     write_private(&dir.join(PASSWORD_FILE), &password)?;
     print_banner(&config.addr, dir, &password);
-    pubdata_server::serve(AppState::new(store, config), &args.addr).await
+    pubdata_server::serve(AppState::new(store, config)?, &args.addr).await
 }
 
 fn generate_password() -> String {

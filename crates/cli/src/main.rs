@@ -262,7 +262,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open_store(&config).await?;
             let addr = config.addr.clone();
             println!("pubdata listening on http://{addr}");
-            pubdata_server::serve(AppState::new(store, config), &addr).await?;
+            pubdata_server::serve(AppState::new(store, config)?, &addr).await?;
         }
         Command::Demo(_) => unreachable!("handled above"),
         Command::Migrate => {

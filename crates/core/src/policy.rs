@@ -74,6 +74,10 @@ pub enum Action {
     ResetPassword,
     /// Read the audit trail.
     ViewAudit,
+    /// Use the provider workspace (plans, resources) of one's own department.
+    UseProviderWorkspace,
+    /// Use the administration institution's review queue.
+    ReviewResources,
 }
 
 /// What an action applies to.
@@ -96,6 +100,13 @@ pub fn can(actor: &Actor, action: Action, target: Target) -> bool {
     match (action, target) {
         (Action::ManageOwnAccount, _) => true,
         (Action::ListOrgs | Action::ListUsers | Action::ViewAudit, _) => actor.sysadmin || manager,
+        (Action::UseProviderWorkspace, _) => actor.memberships.iter().any(|m| {
+            matches!(
+                m.role,
+                Role::ProviderManager | Role::ProviderEditor | Role::ProviderReviewer
+            )
+        }),
+        (Action::ReviewResources, _) => actor.has_role(Role::AdminReviewer) || manager,
         (Action::CreateOrg, Target::OrgKind(kind)) => actor.sysadmin || (manager && kind != OrgKind::AdminInstitution),
         (Action::CreateStaff, Target::Org { kind, .. }) => kind != OrgKind::ConsumerOrg && (actor.sysadmin || manager),
         (Action::AssignRole(role), Target::Org { kind, .. }) => {
@@ -191,6 +202,12 @@ mod tests {
             (Action::ListOrgs, Target::Platform, [0, 0, 0, 0, 0, 0, 0, 1, 1]),
             (Action::ListUsers, Target::Platform, [0, 0, 0, 0, 0, 0, 0, 1, 1]),
             (Action::ViewAudit, Target::Platform, [0, 0, 0, 0, 0, 0, 0, 1, 1]),
+            (
+                Action::UseProviderWorkspace,
+                Target::Platform,
+                [0, 0, 0, 1, 1, 1, 0, 0, 0],
+            ),
+            (Action::ReviewResources, Target::Platform, [0, 0, 0, 0, 0, 0, 1, 1, 0]),
             (
                 Action::CreateOrg,
                 Target::OrgKind(OrgKind::Provider),

@@ -19,8 +19,10 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Trust `X-Forwarded-For` for the client address (only behind your own proxy).
     pub trust_proxy: bool,
-    /// Largest request body accepted, in bytes (`PUBDATA_MAX_BODY_BYTES`).
+    /// Largest request body accepted, in bytes (`PUBDATA_MAX_BODY_BYTES`); uploads excepted.
     pub max_body_bytes: usize,
+    /// Largest uploaded data file, in bytes (`PUBDATA_MAX_UPLOAD_BYTES`; default 2 GiB).
+    pub max_upload_bytes: u64,
     pub session_idle_minutes: i64,
     pub session_max_hours: i64,
     pub login_max_failures_per_account: i64,
@@ -40,6 +42,7 @@ impl Default for Config {
             secure_cookies: false,
             trust_proxy: false,
             max_body_bytes: 1024 * 1024,
+            max_upload_bytes: 2 * 1024 * 1024 * 1024,
             session_idle_minutes: auth.session_idle_secs / 60,
             session_max_hours: auth.session_max_secs / 3600,
             login_max_failures_per_account: auth.max_failures_per_login,
@@ -88,6 +91,9 @@ impl Config {
         }
         if let Some(v) = get("PUBDATA_TRUST_PROXY") {
             self.trust_proxy = parse("PUBDATA_TRUST_PROXY", v)?;
+        }
+        if let Some(v) = get("PUBDATA_MAX_UPLOAD_BYTES") {
+            self.max_upload_bytes = parse("PUBDATA_MAX_UPLOAD_BYTES", v)?;
         }
         if let Some(v) = get("PUBDATA_REGIONS_DIR") {
             self.regions_dir = v.into();

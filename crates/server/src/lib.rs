@@ -17,14 +17,19 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{middleware, Json, Router};
+use pubdata_core::calendar::WorkCalendar;
 use pubdata_service::auth::AuthSettings;
-use pubdata_store::{now_ms, Store};
+use pubdata_store::{now_ms, FileStore, Store};
 
 pub use config::Config;
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// Uploaded files (local directory `data_dir/files` by default).
+    pub files: FileStore,
+    /// The working-day calendar for deadlines.
+    pub calendar: Arc<WorkCalendar>,
     pub config: Arc<Config>,
     pub auth: Arc<AuthSettings>,
     pub templates: Arc<minijinja::Environment<'static>>,
@@ -32,14 +37,18 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, config: Config) -> Self {
-        AppState {
+    pub fn new(store: Store, config: Config) -> anyhow::Result<Self> {
+        let files = FileStore::local(&config.data_dir.join("files"))
+            .map_err(|e| anyhow::anyhow!("cannot use {}: {e}", config.data_dir.join("files").display()))?;
+        Ok(AppState {
             store,
+            files,
+            calendar: Arc::new(WorkCalendar::official()),
             auth: Arc::new(config.auth()),
             config: Arc::new(config),
             templates: Arc::new(web::templates()),
             metrics: Default::default(),
-        }
+        })
     }
 }
 

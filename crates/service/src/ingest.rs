@@ -131,3 +131,134 @@ pub async fn add_api(store: &Store, caller: &Caller, resource_id: i64, api: &New
     tx.commit().await?;
     Ok(id)
 }
+
+/// An accepted upload waiting for its bytes: where they go and for which resource.
+#[derive(Debug, Clone)]
+pub struct UploadTicket {
+    pub resource_id: i64,
+    pub key: String,
+    pub filename: String,
+}
+
+/// What the uploader says about the file.
+#[derive(Debug, Clone, Default)]
+pub struct UploadInfo {
+    pub title: String,
+    pub change_note: String,
+}
+
+/// The kinds of file the ingest pipeline reads.
+pub const UPLOAD_EXTENSIONS: [&str; 5] = ["csv", "tsv", "txt", "xlsx", "json"];
+
+/// Checks, before any byte is received, that the caller may upload to this resource now, and
+/// names the storage key. A second upload while an ingest is running is refused.
+pub async fn begin_upload(store: &Store, caller: &Caller, resource_id: i64, filename: &str) -> Result<UploadTicket> {
+    let name = std::path::Path::new(filename.trim())
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_string)
+        .filter(|n| !n.is_empty() && !n.starts_with('.'))
+        .ok_or_else(|| DomainError::field("file", "file_required"))?;
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    if !UPLOAD_EXTENSIONS.contains(&ext.as_str()) {
+        return Err(DomainError::field("file", "file_type").into());
+    }
+    let r = crate::resources::parse(
+        store
+            .resource(resource_id)
+            .await?
+            .ok_or(DomainError::NotFound { what: "resource" })?,
+    )?;
+    let c = resource::Caller::of(&caller.actor, r.row.provider_org_id);
+    if !(c.owner_editor || c.owner_manager) {
+        return Err(DomainError::NotFound { what: "resource" }.into());
+    }
+    if r.status.awaits_review() || r.status.state == ResourceState::Deleted {
+        return Err(DomainError::InvalidTransition {
+            from: r.status.key(),
+            action: "add_distribution".into(),
+        }
+        .into());
+    }
+    if store
+        .distributions(resource_id)
+        .await?
+        .iter()
+        .any(|d| d.state == "ingesting")
+    {
+        return Err(DomainError::Conflict {
+            code: "ingest_in_progress",
+            field: Some("file"),
+        }
+        .into());
+    }
+    // The key never contains the user's file name, so no name can escape the upload folder.
+    let key = format!(
+        "resources/{resource_id}/{}-{}.{ext}",
+        pubdata_store::now_ms(),
+        crate::secret::random_token().get(..8).unwrap_or("0")
+    );
+    Ok(UploadTicket {
+        resource_id,
+        key,
+        filename: name,
+    })
+}
+
+/// Records a stored upload as the resource's next data version and queues its ingest, in one
+/// transaction: there is never a distribution without its job.
+pub async fn finish_upload(
+    store: &Store,
+    caller: &Caller,
+    ticket: &UploadTicket,
+    stored: &pubdata_store::StoredFile,
+    info: &UploadInfo,
+) -> Result<i64> {
+    let user_id = caller.actor.user_id.ok_or(DomainError::Forbidden)?;
+    if stored.size == 0 {
+        return Err(DomainError::field("file", "file_empty").into());
+    }
+    let title = match info.title.trim() {
+        "" => ticket.filename.clone(),
+        t => t.chars().take(100).collect(),
+    };
+    let ext = ticket.key.rsplit_once('.').map(|(_, e)| e).unwrap_or("csv");
+    let media_type = match ext {
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "json" => "application/json",
+        "tsv" => "text/tab-separated-values",
+        _ => "text/csv",
+    };
+    let mut tx = store.begin().await?;
+    let d = NewDistribution {
+        resource_id: ticket.resource_id,
+        kind: "file".into(),
+        title,
+        state: "ingesting".into(),
+        filename: Some(ticket.filename.clone()),
+        media_type: Some(media_type.into()),
+        object_key: Some(ticket.key.clone()),
+        sha256: Some(stored.sha256.clone()),
+        size_bytes: Some(stored.size as i64),
+        change_note: Some(info.change_note.trim().to_string()).filter(|s| !s.is_empty()),
+        created_by: user_id,
+        ..Default::default()
+    };
+    let (id, version) = tx.insert_distribution(&d).await?;
+    let job = tx.enqueue_job(INGEST_JOB, &json!({"distribution_id": id}), 3).await?;
+    tx.set_distribution_job(id, "ingesting", Some(job)).await?;
+    let mut e = caller.audit("distribution.upload", "distribution", id);
+    e.after = Some(
+        json!({"resource_id": ticket.resource_id, "version": version, "file": ticket.filename,
+        "sha256": stored.sha256, "size": stored.size}),
+    );
+    tx.audit(e).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// The job kind that ingests a distribution.
+pub const INGEST_JOB: &str = "ingest";

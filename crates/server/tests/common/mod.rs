@@ -138,7 +138,11 @@ impl TestApp {
     async fn open(url: &str, opts: OpenOptions, config: Config) -> TestApp {
         let store = Store::open(url, opts).await.expect("open store");
         store.migrate().await.expect("migrate");
-        let router = pubdata_server::router(AppState::new(store.clone(), config));
+        let config = Config {
+            data_dir: std::env::temp_dir().join(unique("pubdata_files")),
+            ..config
+        };
+        let router = pubdata_server::router(AppState::new(store.clone(), config).expect("app state"));
         TestApp {
             router,
             store,
