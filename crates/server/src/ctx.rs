@@ -116,6 +116,11 @@ pub fn clear_session_cookie(app: &AppState) -> String {
     set_cookie(app, SESSION_COOKIE, "", 0)
 }
 
+/// Routes that receive data files: `…/distributions/file` (API) and `…/upload` (web forms).
+pub fn is_upload_path(path: &str) -> bool {
+    path.ends_with("/distributions/file") || path.ends_with("/upload")
+}
+
 fn unsafe_method(m: &Method) -> bool {
     !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -193,7 +198,12 @@ pub async fn context(State(app): State<AppState>, req: Request, next: Next) -> R
     let (lang, lang_chosen) = detect_lang(&parts);
     let api = parts.uri.path().starts_with("/api/");
     let fail = |e: AppError| render_error(&app, lang, api, None, &e);
-    let limit = app.config.max_body_bytes;
+    // Data uploads stream to file storage under their own, larger limit.
+    let limit = if is_upload_path(parts.uri.path()) {
+        usize::try_from(app.config.max_upload_bytes).unwrap_or(usize::MAX)
+    } else {
+        app.config.max_body_bytes
+    };
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)

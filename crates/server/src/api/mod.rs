@@ -5,6 +5,7 @@
 mod accounts;
 mod notices;
 mod regions;
+mod resources;
 mod tokens;
 
 use axum::extract::{FromRequest, Request, State};
@@ -40,6 +41,22 @@ pub fn routes() -> Router<AppState> {
         .route("/tokens/{id}", delete(tokens::revoke))
         .route("/audit", get(accounts::audit))
         .route("/audit/verify", get(accounts::audit_verify))
+        .route("/resources", get(resources::list).post(resources::create))
+        .route(
+            "/resources/{id}",
+            get(resources::get).put(resources::update).delete(resources::delete),
+        )
+        .route("/resources/{id}/submit", post(resources::submit))
+        .route("/resources/{id}/decision", post(resources::decide))
+        .route("/resources/{id}/withdraw", post(resources::withdraw))
+        .route("/resources/{id}/distributions", get(resources::distributions))
+        .route("/resources/{id}/distributions/api", post(resources::add_api))
+        .route("/resources/{id}/distributions/file", post(resources::upload))
+        .route("/review-queue", get(resources::review_queue))
+        .route("/plans", post(resources::create_plan))
+        .route("/plans/{id}", get(resources::get_plan))
+        .route("/plans/{id}/items", post(resources::add_item))
+        .route("/plan-items/{id}/cancel", post(resources::cancel_item))
         .route("/notices", get(notices::list))
         .route("/notices/{id}/read", post(notices::read))
         .route("/regions", get(regions::list))
@@ -129,7 +146,10 @@ impl Modify for Security {
         accounts::me, accounts::register, accounts::list_orgs, accounts::create_org, accounts::get_org,
         accounts::list_users, accounts::create_staff, accounts::get_user, accounts::grant_role,
         accounts::remove_role, accounts::disable, accounts::enable, accounts::audit, accounts::audit_verify,
-        tokens::list, tokens::create, tokens::revoke, regions::list, regions::path, notices::list, notices::read
+        tokens::list, tokens::create, tokens::revoke, regions::list, regions::path, notices::list, notices::read,
+        resources::list, resources::create, resources::get, resources::update, resources::delete, resources::submit,
+        resources::decide, resources::withdraw, resources::distributions, resources::add_api, resources::upload,
+        resources::review_queue, resources::create_plan, resources::get_plan, resources::add_item, resources::cancel_item
     ),
     components(schemas(ErrorBody)),
     security(("token" = [])),
