@@ -6,12 +6,20 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
+use pubdata_core::calendar::WorkCalendar;
 use pubdata_core::credit_code::check_char;
+use pubdata_core::metadata::{NewField, NewResourceMeta};
 use pubdata_core::org::NewOrg;
+use pubdata_core::plan::{NewPlan, NewPlanItem};
+use pubdata_core::resource::ReviewChecklist;
 use pubdata_core::user::NewUser;
 use pubdata_server::{AppState, Config};
 use pubdata_service::accounts::{self, actor_for, NewStaff, Registration};
-use pubdata_service::{Caller, Store};
+use pubdata_service::ingest::{self, UploadInfo, INGEST_JOB};
+use pubdata_service::jobs::Worker;
+use pubdata_service::resources::{self, Decision};
+use pubdata_service::{ingest_job, plans, Caller, Store};
+use pubdata_store::FileStore;
 use rand::Rng;
 
 #[derive(Args)]
@@ -106,6 +114,11 @@ pub async fn run(config_path: Option<&Path>, args: DemoArgs) -> anyhow::Result<(
     };
     if fresh {
         seed(&store, &password).await.context("seeding the demo failed")?;
+        if config.regions_dir.join("streets.csv").is_file() {
+            seed_data(&store, &config)
+                .await
+                .context("seeding the demo data failed")?;
+        }
         std::fs::write(dir.join(MARKER), "")?;
     } else if args.password.is_some() {
         set_all_passwords(&store, &password).await?;
@@ -192,6 +205,157 @@ async fn seed(store: &Store, password: &str) -> anyhow::Result<()> {
         }),
     };
     accounts::register_consumer(store, &anonymous, company).await?;
+    Ok(())
+}
+
+async fn caller(store: &Store, login: &str) -> anyhow::Result<Caller> {
+    let u = store
+        .user_by_login(login)
+        .await?
+        .with_context(|| format!("demo user {login} missing"))?;
+    Ok(Caller {
+        actor: actor_for(&u),
+        label: u.login.clone(),
+        ip: None,
+    })
+}
+
+fn full_meta(title: &str, summary: &str, fields: &[(&str, &str, &str)]) -> NewResourceMeta {
+    NewResourceMeta {
+        title: title.into(),
+        summary: summary.into(),
+        domain: "social_development".into(),
+        open_type: "unconditional".into(),
+        update_frequency: "yearly".into(),
+        tags: vec!["行政区划".into(), "统计用区划代码".into()],
+        spatial: "510000".into(),
+        temporal_from: "2023-01-01".into(),
+        contact_phone: "028-86001234".into(),
+        contact_email: "open@demo.pubdata.cn".into(),
+        fields: fields
+            .iter()
+            .map(|(name, title, ty)| NewField {
+                name: (*name).into(),
+                title: (*title).into(),
+                field_type: (*ty).into(),
+                key: *name == "code",
+                required: *name == "code",
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// Uploads a file through the normal upload path and runs its ingest now.
+async fn upload_and_ingest(
+    store: &Store,
+    files: &FileStore,
+    worker: &Worker,
+    who: &Caller,
+    resource: i64,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("data.csv");
+    let ticket = ingest::begin_upload(store, who, resource, name).await?;
+    let mut writer = files.writer(&ticket.key, u64::MAX).await?;
+    let bytes = std::fs::read(path)?;
+    for chunk in bytes.chunks(1 << 20) {
+        if writer.write(chunk).await?.is_err() {
+            anyhow::bail!("{} is too large", path.display());
+        }
+    }
+    let stored = writer.finish().await?;
+    let info = UploadInfo {
+        title: name.into(),
+        change_note: "2023 年统计用区划代码".into(),
+    };
+    ingest::finish_upload(store, who, &ticket, &stored, &info).await?;
+    while worker.run_once().await? {}
+    Ok(())
+}
+
+/// A plan, a published resource from the real street table, and one awaiting review, all made
+/// through the services by the demo's provider editor and reviewer.
+async fn seed_data(store: &Store, config: &Config) -> anyhow::Result<()> {
+    let files = FileStore::local(&config.data_dir.join("files"))?;
+    let secret = pubdata_server::mask_secret(&config.data_dir)?;
+    let worker = Worker::new(store.clone(), "demo-seed").handle(INGEST_JOB, ingest_job::handler(files.clone(), secret));
+    let editor = caller(store, "prov.editor").await?;
+    let reviewer = caller(store, "admin.reviewer").await?;
+    let provider = editor.actor.memberships[0]
+        .org_id
+        .context("editor without organisation")?;
+    let plan = plans::create_plan(
+        store,
+        &editor,
+        provider,
+        &NewPlan {
+            title: "2026 年公共数据开放计划".into(),
+            period_start: "2026-01-01".into(),
+            period_end: "2026-12-31".into(),
+            source: "policy".into(),
+        },
+    )
+    .await?;
+    let item = |name: &str, date: &str| NewPlanItem {
+        name: name.into(),
+        domain: "社会发展".into(),
+        open_type: "无条件开放".into(),
+        planned_date: date.into(),
+        notes: String::new(),
+        demand_id: None,
+    };
+    let streets_item = plans::add_item(store, &editor, plan, &item("全国乡镇（街道）区划代码", "2026-06-30")).await?;
+    let areas_item = plans::add_item(store, &editor, plan, &item("全国县级区划代码", "2026-09-30")).await?;
+    plans::add_item(store, &editor, plan, &item("公路养护里程统计", "2026-03-31")).await?;
+
+    let streets = full_meta(
+        "全国乡镇（街道）区划代码",
+        "国家统计局 2023 年统计用区划代码中的乡镇级（街道）区划，含所属县、市、省代码。",
+        &[
+            ("code", "区划代码", "code"),
+            ("name", "名称", "string"),
+            ("areaCode", "县级代码", "code"),
+            ("provinceCode", "省级代码", "code"),
+            ("cityCode", "地级代码", "code"),
+        ],
+    );
+    let id = resources::create(store, &editor, provider, &streets, Some(streets_item)).await?;
+    upload_and_ingest(
+        store,
+        &files,
+        &worker,
+        &editor,
+        id,
+        &config.regions_dir.join("streets.csv"),
+    )
+    .await?;
+    let calendar = WorkCalendar::official();
+    resources::submit(store, &editor, id, &calendar).await?;
+    resources::decide(store, &reviewer, id, Decision::Approve(ReviewChecklist::passed())).await?;
+
+    let areas = full_meta(
+        "全国县级区划代码",
+        "国家统计局 2023 年统计用区划代码中的县级区划，含所属市、省代码。",
+        &[
+            ("code", "区划代码", "code"),
+            ("name", "名称", "string"),
+            ("cityCode", "地级代码", "code"),
+            ("provinceCode", "省级代码", "code"),
+        ],
+    );
+    let id = resources::create(store, &editor, provider, &areas, Some(areas_item)).await?;
+    upload_and_ingest(
+        store,
+        &files,
+        &worker,
+        &editor,
+        id,
+        &config.regions_dir.join("areas.csv"),
+    )
+    .await?;
+    resources::submit(store, &editor, id, &calendar).await?;
     Ok(())
 }
 

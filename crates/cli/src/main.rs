@@ -2,6 +2,7 @@
 //! the console (migrations, users, organisations, audit verification, backups).
 
 mod demo;
+mod ingest;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +52,20 @@ enum Command {
     /// The audit chain.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Run the ingest pipeline offline on a file and print its report (profile, quality audit,
+    /// privacy findings): the same reader and checks as an upload.
+    Ingest {
+        file: PathBuf,
+        /// The declared 数据项 as JSON (a list of fields: name, title, type, required, key, …).
+        #[arg(long)]
+        schema: Option<PathBuf>,
+        /// Print the report as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Also load the rows into a SQLite datastore table in this database file.
+        #[arg(long)]
+        load_into: Option<PathBuf>,
+    },
     /// The region table (行政区划).
     #[command(subcommand)]
     Regions(RegionsCommand),
@@ -249,6 +264,15 @@ async fn load_regions(store: &Store, dir: &std::path::Path) -> anyhow::Result<()
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Ingest {
+        file,
+        schema,
+        json,
+        load_into,
+    } = &cli.command
+    {
+        return ingest::run(file, schema.as_deref(), *json, load_into.as_deref()).await;
+    }
     if let Command::Demo(args) = cli.command {
         return demo::run(cli.config.as_deref(), args).await.map(|_| ExitCode::SUCCESS);
     }
@@ -264,7 +288,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("pubdata listening on http://{addr}");
             pubdata_server::serve(AppState::new(store, config)?, &addr).await?;
         }
-        Command::Demo(_) => unreachable!("handled above"),
+        Command::Demo(_) | Command::Ingest { .. } => unreachable!("handled above"),
         Command::Migrate => {
             let store = connect(&config).await?;
             let done = store.migrate().await.context("migration failed")?;

@@ -38,39 +38,51 @@ struct RoleCase {
     role_key: &'static str,
 }
 
-const ADMIN_NAV: &[&str] = &["home", "account", "inbox", "orgs", "users", "audit"];
-const USER_NAV: &[&str] = &["home", "account", "inbox"];
-const GUEST_NAV: &[&str] = &["home", "login", "register"];
+const SYSADMIN_NAV: &[&str] = &["home", "catalogue", "account", "inbox", "orgs", "users", "audit"];
+const ADMIN_MANAGER_NAV: &[&str] = &[
+    "home",
+    "catalogue",
+    "account",
+    "inbox",
+    "review",
+    "orgs",
+    "users",
+    "audit",
+];
+const REVIEWER_NAV: &[&str] = &["home", "catalogue", "account", "inbox", "review"];
+const PROVIDER_NAV: &[&str] = &["home", "catalogue", "account", "inbox", "workspace"];
+const USER_NAV: &[&str] = &["home", "catalogue", "account", "inbox"];
+const GUEST_NAV: &[&str] = &["home", "catalogue", "login", "register"];
 
 const ROLES: &[RoleCase] = &[
     RoleCase {
         login: "sysadmin",
-        navs: ADMIN_NAV,
+        navs: SYSADMIN_NAV,
         role_key: "sysadmin",
     },
     RoleCase {
         login: "admin.manager",
-        navs: ADMIN_NAV,
+        navs: ADMIN_MANAGER_NAV,
         role_key: "admin_manager",
     },
     RoleCase {
         login: "admin.reviewer",
-        navs: USER_NAV,
+        navs: REVIEWER_NAV,
         role_key: "admin_reviewer",
     },
     RoleCase {
         login: "prov.manager",
-        navs: USER_NAV,
+        navs: PROVIDER_NAV,
         role_key: "provider_manager",
     },
     RoleCase {
         login: "prov.editor",
-        navs: USER_NAV,
+        navs: PROVIDER_NAV,
         role_key: "provider_editor",
     },
     RoleCase {
         login: "prov.reviewer",
-        navs: USER_NAV,
+        navs: PROVIDER_NAV,
         role_key: "provider_reviewer",
     },
     RoleCase {

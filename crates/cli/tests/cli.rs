@@ -275,3 +275,36 @@ fn demo_seeds_once_and_reuses_its_data() {
     assert!(run_demo(&dir, None).contains("demo-pass-2026"));
     assert!(ok(&dir, &["audit", "verify"]).contains("audit chain intact"));
 }
+
+#[test]
+fn ingest_reports_offline_and_fails_clearly() {
+    let dir = data_dir("ingest");
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("contacts.csv");
+    let mut text = String::from("code,name,phone\n");
+    for i in 0..20 {
+        text.push_str(&format!("5101040{i:02},街道{i},1380013{i:04}\n"));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let out = ok(&dir, &["ingest", csv.to_str().unwrap()]);
+    assert!(out.contains("20 rows, 3 columns"), "{out}");
+    assert!(out.contains("mobile"), "privacy finding listed: {out}");
+    assert!(!out.contains("13800130001"), "never the values");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&dir, &["ingest", "--json", csv.to_str().unwrap()])).unwrap();
+    assert_eq!(json["rows"], 20);
+    assert_eq!(json["privacy"][0]["column"], "phone");
+
+    let db = dir.join("ds.db");
+    ok(
+        &dir,
+        &["ingest", csv.to_str().unwrap(), "--load-into", db.to_str().unwrap()],
+    );
+    assert!(db.exists());
+
+    let empty = dir.join("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    let out = pubdata(&dir, &["ingest", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[empty_file]"));
+}

@@ -30,6 +30,9 @@ pub struct Config {
     pub login_throttle_minutes: i64,
     /// Where the national region files are (`PUBDATA_REGIONS_DIR`); loaded once when present.
     pub regions_dir: PathBuf,
+    /// Extra holidays and make-up working days beyond the shipped 2025–2026 arrangements, one per
+    /// line: `2027-01-01 holiday 元旦`, `2027-02-07 workday`, ranges `2027-10-01..2027-10-07 holiday`.
+    pub holidays_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -49,6 +52,7 @@ impl Default for Config {
             login_max_failures_per_ip: auth.max_failures_per_ip,
             login_throttle_minutes: auth.throttle_window_secs / 60,
             regions_dir: PathBuf::from("../shared/data"),
+            holidays_file: None,
         }
     }
 }

@@ -170,13 +170,47 @@ impl AppError {
 
 pub fn field_problem(lang: Lang, f: &FieldError) -> FieldProblem {
     let params: Vec<(&str, String)> = f.params.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let (label_key, row) = label_key(&f.field);
+    let mut label = t(lang, &format!("label.{label_key}"), &[]);
+    if let Some(row) = row {
+        label = t(lang, "label.at_row", &[("label", label), ("row", row.to_string())]);
+    }
     FieldProblem {
         field: f.field.clone(),
         code: f.code.clone(),
-        message: format!(
-            "{}: {}",
-            t(lang, &format!("label.{}", f.field), &[]),
-            t(lang, &format!("field.{}", f.code), &params)
-        ),
+        message: format!("{label}: {}", t(lang, &format!("field.{}", f.code), &params)),
+    }
+}
+
+/// The label of a field in a list shares one translation: `fields[2].name` is labelled by
+/// `fields.name`, and the message names the row (the first index, counted from 1).
+fn label_key(field: &str) -> (String, Option<usize>) {
+    let (mut key, mut row, mut rest) = (String::new(), None, field);
+    while let Some(open) = rest.find('[') {
+        let Some(len) = rest[open..].find(']') else { break };
+        let Ok(i) = rest[open + 1..open + len].parse::<usize>() else {
+            break;
+        };
+        row.get_or_insert(i + 1);
+        key.push_str(&rest[..open]);
+        rest = &rest[open + len + 1..];
+    }
+    key.push_str(rest);
+    (key, row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_items_share_a_label_and_name_their_row() {
+        assert_eq!(label_key("fields[2].name"), ("fields.name".to_string(), Some(3)));
+        assert_eq!(label_key("reasons[0]"), ("reasons".to_string(), Some(1)));
+        assert_eq!(label_key("title"), ("title".to_string(), None));
+        assert_eq!(label_key("a[x]"), ("a[x]".to_string(), None));
+        let f = FieldError::new("fields[2].name", "required");
+        assert_eq!(field_problem(Lang::ZhCn, &f).message, "第 3 行的字段名: 必须填写。");
+        assert_eq!(field_problem(Lang::En, &f).message, "Column name (row 3): is required.");
     }
 }

@@ -43,13 +43,40 @@ impl AppState {
         Ok(AppState {
             store,
             files,
-            calendar: Arc::new(WorkCalendar::official()),
+            calendar: Arc::new(calendar(&config)?),
             auth: Arc::new(config.auth()),
             config: Arc::new(config),
             templates: Arc::new(web::templates()),
             metrics: Default::default(),
         })
     }
+}
+
+/// The official calendar with the configured extra days applied.
+fn calendar(config: &Config) -> anyhow::Result<WorkCalendar> {
+    let mut cal = WorkCalendar::official();
+    if let Some(path) = &config.holidays_file {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let days = pubdata_core::calendar::parse_overrides(&text).map_err(|e| {
+            let lines = match &e {
+                pubdata_core::DomainError::Validation(v) => v
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "line {}: {}",
+                            f.params.iter().find(|p| p.0 == "line").map_or("?", |p| &p.1),
+                            f.code
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                other => other.to_string(),
+            };
+            anyhow::anyhow!("{}: {lines}", path.display())
+        })?;
+        cal.apply(&days);
+    }
+    Ok(cal)
 }
 
 /// The whole application as one router.
@@ -106,10 +133,37 @@ pub async fn serve(state: AppState, addr: &str) -> anyhow::Result<()> {
     });
     // Background jobs run in this process; on PostgreSQL every node runs its own worker.
     let worker_id = format!("{}-{}", addr, std::process::id());
-    tokio::spawn(pubdata_service::jobs::Worker::new(state.store.clone(), worker_id).run());
+    let secret = mask_secret(&state.config.data_dir)?;
+    let worker = pubdata_service::jobs::Worker::new(state.store.clone(), worker_id)
+        .lease_ms(10 * 60 * 1000)
+        .handle(
+            pubdata_service::ingest::INGEST_JOB,
+            pubdata_service::ingest_job::handler(state.files.clone(), secret),
+        );
+    tokio::spawn(worker.run());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     Ok(())
+}
+
+/// The secret for hash masking (脱敏): kept in `data_dir/mask.key`, made on first start.
+/// Every node of a deployment must share it, so that equal values hash equally.
+pub fn mask_secret(data_dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join("mask.key");
+    if let Ok(hex_key) = std::fs::read_to_string(&path) {
+        return hex::decode(hex_key.trim()).map_err(|_| anyhow::anyhow!("{} is not a hex key", path.display()));
+    }
+    use rand::RngCore;
+    let mut key = vec![0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    std::fs::create_dir_all(data_dir)?;
+    std::fs::write(&path, hex::encode(&key))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(key)
 }
 
 async fn shutdown() {

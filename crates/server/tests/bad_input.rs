@@ -10,12 +10,7 @@ use serde_json::{json, Value};
 
 /// A second browser on the same server and database, with its own cookies.
 fn browser(app: &TestApp) -> TestApp {
-    TestApp {
-        router: app.router.clone(),
-        store: app.store.clone(),
-        jar: Default::default(),
-        accept_language: None,
-    }
+    app.browser()
 }
 
 /// Registers an individual consumer through the API; returns the new user's id.

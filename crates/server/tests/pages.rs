@@ -11,12 +11,7 @@ use pubdata_server::Config;
 use serde_json::{json, Value};
 
 fn browser(app: &TestApp) -> TestApp {
-    TestApp {
-        router: app.router.clone(),
-        store: app.store.clone(),
-        jar: Default::default(),
-        accept_language: None,
-    }
+    app.browser()
 }
 
 async fn register(app: &mut TestApp, login: &str, display_name: &str) -> i64 {
@@ -107,19 +102,19 @@ async fn language_defaults_to_chinese_and_follows_query_cookie_and_accept_langua
 #[tokio::test]
 async fn navigation_shows_each_role_exactly_its_pages() {
     let mut app = TestApp::sqlite().await;
-    assert_eq!(app.get("/").await.nav(), ["home", "login", "register"]);
+    assert_eq!(app.get("/").await.nav(), ["home", "catalogue", "login", "register"]);
 
     register(&mut app, "li.na", "李娜").await;
     let mut consumer = browser(&app);
     assert_eq!(consumer.login("li.na", PASSWORD).await.status, StatusCode::SEE_OTHER);
-    assert_eq!(consumer.get("/").await.nav(), ["home", "account", "inbox"]);
+    assert_eq!(consumer.get("/").await.nav(), ["home", "catalogue", "account", "inbox"]);
 
     app.sysadmin("root").await;
     let mut root = browser(&app);
     assert_eq!(root.login("root", PASSWORD).await.status, StatusCode::SEE_OTHER);
     assert_eq!(
         root.get("/").await.nav(),
-        ["home", "account", "inbox", "orgs", "users", "audit"]
+        ["home", "catalogue", "account", "inbox", "orgs", "users", "audit"]
     );
     let page = root.get("/admin/users").await;
     assert!(

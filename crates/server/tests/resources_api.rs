@@ -15,12 +15,7 @@ async fn token_for(app: &mut TestApp, root: &str, login: &str, org_id: i64, role
                       "password": PASSWORD, "org_id": org_id, "role": role});
     let r = app.api(Method::POST, "/api/v1/users", Some(root), Some(body)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let mut browser = TestApp {
-        router: app.router.clone(),
-        store: app.store.clone(),
-        jar: Default::default(),
-        accept_language: None,
-    };
+    let mut browser = app.browser();
     browser.login(login, PASSWORD).await;
     let page = browser.post_form("/account/tokens", &[("name", "script")]).await;
     page.body
@@ -366,4 +361,155 @@ async fn file_uploads_stream_and_queue_their_ingest() {
         (StatusCode::UNPROCESSABLE_ENTITY, json!("file_empty"))
     );
     assert!(other.store.distributions(id2).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn ingest_privacy_masking_and_submission_through_the_api() {
+    let mut app = TestApp::sqlite().await;
+    let (_root, editor, _reviewer, provider) = setup(&mut app).await;
+    let id = app
+        .api(
+            Method::POST,
+            "/api/v1/resources",
+            Some(&editor),
+            Some(json!({"provider_org_id": provider, "meta": meta()})),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let mut csv = String::from("code,name,phone\n");
+    for i in 0..20 {
+        csv.push_str(&format!("5101040{i:02},街道{i},1380013{i:04}\n"));
+    }
+    let d = upload(&mut app, &editor, id, "streets.csv", csv.into_bytes())
+        .await
+        .json();
+    let dist = d["id"].as_i64().unwrap();
+    let r = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/resources/{id}/submit"),
+            Some(&editor),
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["error"]["fields"][0]["code"], "ingest_running", "{}", r.body);
+
+    app.run_jobs().await;
+    let d = app
+        .api(
+            Method::GET,
+            &format!("/api/v1/distributions/{dist}"),
+            Some(&editor),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        (d["state"].clone(), d["row_count"].clone()),
+        (json!("ready"), json!(20)),
+        "{d}"
+    );
+    assert_eq!(d["report"]["privacy"][0]["column"], "phone");
+    let r = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/resources/{id}/submit"),
+            Some(&editor),
+            None,
+        )
+        .await;
+    let codes: Vec<String> = r.json()["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(codes, ["privacy_unresolved"], "{}", r.body);
+
+    let bad = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/distributions/{dist}/privacy"),
+            Some(&editor),
+            Some(json!({"masks": [{"column": "mobile", "method": "redact"}]})),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    let r = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/distributions/{dist}/privacy"),
+            Some(&editor),
+            Some(json!({"masks": [{"column": "phone", "method": "keep", "first": 3, "last": 4}]})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["state"].clone()),
+        (StatusCode::OK, json!("ingesting")),
+        "{}",
+        r.body
+    );
+    app.run_jobs().await;
+    let r = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/resources/{id}/submit"),
+            Some(&editor),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["state"].clone()),
+        (StatusCode::OK, json!("pending_review")),
+        "{}",
+        r.body
+    );
+    let d = app
+        .api(
+            Method::GET,
+            &format!("/api/v1/distributions/{dist}"),
+            Some(&editor),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(d["report"]["masked_columns"], json!(["phone"]));
+}
+
+#[tokio::test]
+async fn an_interrupted_upload_leaves_nothing_behind() {
+    let mut app = TestApp::sqlite().await;
+    let (_root, editor, _reviewer, provider) = setup(&mut app).await;
+    let id = app
+        .api(
+            Method::POST,
+            "/api/v1/resources",
+            Some(&editor),
+            Some(json!({"provider_org_id": provider, "meta": meta()})),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let chunks: Vec<Result<&'static [u8], std::io::Error>> = vec![
+        Ok(b"code,name\n510104020,"),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "client went away",
+        )),
+    ];
+    let req = Request::post(format!("/api/v1/resources/{id}/distributions/file?filename=cut.csv"))
+        .header(header::AUTHORIZATION, format!("Bearer {editor}"))
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap();
+    let r = app.send(req).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.json()["error"]["fields"][0]["code"], "upload_interrupted");
+    assert!(app.store.distributions(id).await.unwrap().is_empty());
+    let stored = std::fs::read_dir(app.files.local_path(&format!("resources/{id}")).unwrap())
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(stored, 0, "no partial file is kept");
 }

@@ -31,7 +31,7 @@ async fn story(mut app: TestApp) {
     let account = app.get("/account").await;
     assert_eq!(account.status, StatusCode::OK);
     assert!(account.body.contains("data-user=\"li.na\""));
-    assert_eq!(account.nav(), ["home", "account", "inbox"]);
+    assert_eq!(account.nav(), ["home", "catalogue", "account", "inbox"]);
 
     // An API token is made in the UI, shown once, and works for the API.
     let r = app.post_form("/account/tokens", &[("name", "nightly sync")]).await;
@@ -71,7 +71,7 @@ async fn story(mut app: TestApp) {
     assert_eq!(app.login("root", PASSWORD).await.status, StatusCode::SEE_OTHER);
     assert_eq!(
         app.get("/admin/users").await.nav(),
-        ["home", "account", "inbox", "orgs", "users", "audit"]
+        ["home", "catalogue", "account", "inbox", "orgs", "users", "audit"]
     );
     let r = app
         .post_form(
@@ -112,15 +112,15 @@ async fn story(mut app: TestApp) {
     assert_eq!(staff.memberships[0].org_id, Some(transport.id));
 
     // The staff member logs in elsewhere and sees no management pages.
-    let mut staff_browser = TestApp {
-        jar: Default::default(),
-        ..clone_app(&app)
-    };
+    let mut staff_browser = app.browser();
     assert_eq!(
         staff_browser.login("chen.bian", PASSWORD).await.status,
         StatusCode::SEE_OTHER
     );
-    assert_eq!(staff_browser.get("/account").await.nav(), ["home", "account", "inbox"]);
+    assert_eq!(
+        staff_browser.get("/account").await.nav(),
+        ["home", "catalogue", "account", "inbox", "workspace"]
+    );
     assert_eq!(staff_browser.get("/admin/users").await.status, StatusCode::FORBIDDEN);
 
     // The sysadmin creates an admin institution and makes the staff member its manager: the
@@ -151,7 +151,17 @@ async fn story(mut app: TestApp) {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(
         staff_browser.get("/account").await.nav(),
-        ["home", "account", "inbox", "orgs", "users", "audit"]
+        [
+            "home",
+            "catalogue",
+            "account",
+            "inbox",
+            "workspace",
+            "review",
+            "orgs",
+            "users",
+            "audit"
+        ]
     );
     assert_eq!(staff_browser.get("/admin/users").await.status, StatusCode::OK);
 
@@ -271,15 +281,6 @@ async fn story(mut app: TestApp) {
     assert_eq!(roles, ["provider_manager", "provider_reviewer"]);
     let r = app.api(Method::GET, "/api/v1/users", Some(&token), None).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "a consumer cannot list users");
-}
-
-fn clone_app(app: &TestApp) -> TestApp {
-    TestApp {
-        router: app.router.clone(),
-        store: app.store.clone(),
-        jar: Default::default(),
-        accept_language: None,
-    }
 }
 
 #[tokio::test]

@@ -262,3 +262,83 @@ pub async fn finish_upload(
 
 /// The job kind that ingests a distribution.
 pub const INGEST_JOB: &str = "ingest";
+
+/// 脱敏 — the provider's answer to a distribution's privacy findings: masking rules per column
+/// (applied by a new ingest) and/or a written justification for publishing them as they are.
+pub async fn set_privacy(
+    store: &Store,
+    caller: &Caller,
+    distribution_id: i64,
+    masks: &[pubdata_ingest::MaskRule],
+    justification: &str,
+) -> Result<()> {
+    let mut tx = store.begin().await?;
+    let d = tx
+        .distribution(distribution_id)
+        .await?
+        .ok_or(DomainError::NotFound { what: "distribution" })?;
+    let r = crate::resources::parse(
+        tx.resource_for_update(d.resource_id)
+            .await?
+            .ok_or(DomainError::NotFound { what: "resource" })?,
+    )?;
+    let c = resource::Caller::of(&caller.actor, r.row.provider_org_id);
+    if !(c.owner_editor || c.owner_manager) {
+        return Err(DomainError::NotFound { what: "distribution" }.into());
+    }
+    if r.status.awaits_review() {
+        return Err(DomainError::InvalidTransition {
+            from: r.status.key(),
+            action: "set_privacy".into(),
+        }
+        .into());
+    }
+    if d.kind != "file" || !matches!(d.state.as_str(), "ready" | "failed") {
+        return Err(DomainError::Conflict {
+            code: "ingest_in_progress",
+            field: None,
+        }
+        .into());
+    }
+    let columns: Vec<String> = d
+        .report
+        .as_ref()
+        .and_then(|r| r["columns"].as_array())
+        .map(|cols| {
+            cols.iter()
+                .filter_map(|c| c["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut errors = Vec::new();
+    for (i, m) in masks.iter().enumerate() {
+        if !columns.contains(&m.column) {
+            errors.push(FieldError::new(&format!("masks[{i}].column"), "unknown_column").with("column", &m.column));
+        }
+    }
+    let justification = justification.trim();
+    if justification.chars().count() > 2000 {
+        errors.push(
+            FieldError::new("justification", "length")
+                .with("min", 0)
+                .with("max", 2000),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(DomainError::Validation(errors).into());
+    }
+    let masks_json = serde_json::to_value(masks).map_err(|e| crate::StoreError::Other(e.to_string()))?;
+    let changed = d.masking.as_ref().unwrap_or(&json!([])) != &masks_json;
+    let just = (!justification.is_empty()).then_some(justification);
+    tx.set_distribution_privacy(d.id, Some(&masks_json), just).await?;
+    if changed {
+        // The masked data must replace the unmasked table: ingest again with the rules.
+        let job = tx.enqueue_job(INGEST_JOB, &json!({"distribution_id": d.id}), 3).await?;
+        tx.set_distribution_job(d.id, "ingesting", Some(job)).await?;
+    }
+    let mut e = caller.audit("distribution.privacy", "distribution", d.id);
+    e.after = Some(json!({"masks": masks_json, "justification": just, "reingest": changed}));
+    tx.audit(e).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod ingest;
+pub mod ingest_job;
 pub mod jobs;
 pub mod notices;
 pub mod plans;

@@ -386,6 +386,11 @@ pub async fn decide(store: &Store, caller: &Caller, id: i64, decision: Decision)
     if t.effects.contains(&Effect::Publish) {
         tx.catalogue_change(id, if revising { "updated" } else { "published" })
             .await?;
+        // The newest ingested file becomes the data online; earlier versions stay listed.
+        let dists = store.distributions(id).await?;
+        if let Some(newest) = dists.iter().find(|d| d.kind == "file" && d.state == "ready") {
+            tx.supersede_distributions(id, newest.id).await?;
+        }
     }
     follow_plan_items(&mut tx, id, t.to).await?;
     let mut e = caller.audit(action.name_for_audit(), "resource", id);

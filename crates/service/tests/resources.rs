@@ -3,95 +3,17 @@
 //! returns it with a reason, the provider fixes and resubmits, the reviewer approves; it is
 //! published, the plan item follows, the catalogue log records it; then it is withdrawn.
 
+mod common;
+
+use common::{complete, meta, org, staff, unique};
 use pubdata_core::calendar::WorkCalendar;
-use pubdata_core::metadata::{NewField, NewResourceMeta};
-use pubdata_core::org::NewOrg;
 use pubdata_core::plan::{ItemAction, NewPlan, NewPlanItem};
 use pubdata_core::resource::{CheckResult, ReviewChecklist};
-use pubdata_core::user::NewUser;
 use pubdata_core::DomainError;
-use pubdata_service::accounts::{self, actor_for, NewStaff};
 use pubdata_service::ingest::{self, NewApi};
 use pubdata_service::resources::{self, Decision};
-use pubdata_service::{plans, Caller, Store, StoreError};
+use pubdata_service::{plans, Store, StoreError};
 use pubdata_store::OpenOptions;
-
-fn unique(tag: &str) -> String {
-    format!("{tag}_{}_{}", std::process::id(), pubdata_store::now_ms())
-}
-
-async fn org(store: &Store, kind: &str, name: &str, code: &str) -> i64 {
-    let o = NewOrg {
-        kind: kind.into(),
-        name: name.into(),
-        credit_code: code.into(),
-        region_code: "510000".into(),
-        ..Default::default()
-    };
-    accounts::create_org(store, &Caller::console(), o).await.unwrap()
-}
-
-async fn staff(store: &Store, login: &str, org_id: i64, role: &str) -> Caller {
-    let user = NewUser {
-        login: login.into(),
-        display_name: login.into(),
-        email: format!("{login}@example.cn"),
-        phone: String::new(),
-        password: "test-pass-2026".into(),
-    };
-    let id = accounts::create_staff(
-        store,
-        &Caller::console(),
-        NewStaff {
-            user,
-            org_id,
-            role: role.into(),
-        },
-    )
-    .await
-    .unwrap();
-    let u = store.user(id).await.unwrap().unwrap();
-    Caller {
-        actor: actor_for(&u),
-        label: u.login.clone(),
-        ip: None,
-    }
-}
-
-fn meta(title: &str) -> NewResourceMeta {
-    NewResourceMeta {
-        title: title.into(),
-        summary: "四川省各乡镇街道的名称与统计用区划代码，按年度更新。".into(),
-        domain: "social_development".into(),
-        open_type: "unconditional".into(),
-        update_frequency: "yearly".into(),
-        tags: vec!["区划".into(), "街道".into()],
-        ..Default::default()
-    }
-}
-
-fn complete(mut m: NewResourceMeta) -> NewResourceMeta {
-    m.spatial = "510000".into();
-    m.temporal_from = "2023-01-01".into();
-    m.contact_phone = "028-86001234".into();
-    m.fields = vec![
-        NewField {
-            name: "code".into(),
-            title: "区划代码".into(),
-            field_type: "code".into(),
-            key: true,
-            required: true,
-            ..Default::default()
-        },
-        NewField {
-            name: "name".into(),
-            title: "名称".into(),
-            field_type: "string".into(),
-            ..Default::default()
-        },
-    ];
-    m
-}
 
 fn codes(e: StoreError) -> Vec<String> {
     match e {

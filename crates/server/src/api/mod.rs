@@ -53,6 +53,8 @@ pub fn routes() -> Router<AppState> {
         .route("/resources/{id}/distributions/api", post(resources::add_api))
         .route("/resources/{id}/distributions/file", post(resources::upload))
         .route("/review-queue", get(resources::review_queue))
+        .route("/distributions/{id}", get(resources::get_distribution))
+        .route("/distributions/{id}/privacy", post(resources::set_privacy))
         .route("/plans", post(resources::create_plan))
         .route("/plans/{id}", get(resources::get_plan))
         .route("/plans/{id}/items", post(resources::add_item))
@@ -149,7 +151,7 @@ impl Modify for Security {
         tokens::list, tokens::create, tokens::revoke, regions::list, regions::path, notices::list, notices::read,
         resources::list, resources::create, resources::get, resources::update, resources::delete, resources::submit,
         resources::decide, resources::withdraw, resources::distributions, resources::add_api, resources::upload,
-        resources::review_queue, resources::create_plan, resources::get_plan, resources::add_item, resources::cancel_item
+        resources::review_queue, resources::get_distribution, resources::set_privacy, resources::create_plan, resources::get_plan, resources::add_item, resources::cancel_item
     ),
     components(schemas(ErrorBody)),
     security(("token" = [])),

@@ -90,6 +90,9 @@ pub struct DistributionDto {
     pub api_params: Option<serde_json::Value>,
     pub change_note: Option<String>,
     pub created_at: i64,
+    /// While ingesting: rows and bytes read so far.
+    #[schema(value_type = Object)]
+    pub progress: Option<serde_json::Value>,
 }
 
 impl From<DistributionRow> for DistributionDto {
@@ -111,6 +114,7 @@ impl From<DistributionRow> for DistributionDto {
             api_params: d.api_params,
             change_note: d.change_note,
             created_at: d.created_at,
+            progress: None,
         }
     }
 }
@@ -551,4 +555,64 @@ pub async fn cancel_item(
 ) -> AppResult<StatusCode> {
     plans::item_action(&app.store, &ctx.caller, id, &ItemAction::Cancel { reason: d.reason }).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PrivacyDto {
+    /// Masking rules, e.g. `{"column": "phone", "method": "keep", "first": 3, "last": 4}`; methods:
+    /// `redact`, `keep` (first, last), `hash`, `generalise_date` (to: month | year).
+    #[schema(value_type = Vec<Object>)]
+    #[serde(default)]
+    pub masks: Vec<pubdata_ingest::MaskRule>,
+    /// Why findings left unmasked may be published as they are.
+    #[serde(default)]
+    pub justification: String,
+}
+
+/// 脱敏 — masks columns with personal data (the file is ingested again) or justifies them.
+#[utoipa::path(post, path = "/distributions/{id}/privacy", operation_id = "set_distribution_privacy", tag = "resources",
+    params(("id" = i64, Path)), request_body = PrivacyDto,
+    responses((status = 200, body = DistributionDto, description = "saved; re-ingesting when the rules changed"),
+    (status = 409, body = ErrorBody, description = "an ingest is running, or the resource is under review"),
+    (status = 422, body = ErrorBody, description = "a rule names a column the file does not have")))]
+pub async fn set_privacy(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    JsonBody(d): JsonBody<PrivacyDto>,
+) -> AppResult<Json<DistributionDto>> {
+    ingest::set_privacy(&app.store, &ctx.caller, id, &d.masks, &d.justification).await?;
+    distribution_dto(&app, &ctx, id).await
+}
+
+async fn distribution_dto(app: &AppState, ctx: &Ctx, id: i64) -> AppResult<Json<DistributionDto>> {
+    let d = app
+        .store
+        .distribution(id)
+        .await?
+        .ok_or(DomainError::NotFound { what: "distribution" })?;
+    resources::get(&app.store, &ctx.caller, d.resource_id)
+        .await
+        .map_err(|_| AppError::Domain(DomainError::NotFound { what: "distribution" }))?;
+    let progress = match (d.state.as_str(), d.job_id) {
+        ("ingesting", Some(job)) => {
+            pubdata_service::ingest_job::live_progress(d.id).or(app.store.job(job).await?.and_then(|j| j.progress))
+        }
+        _ => None,
+    };
+    let mut dto = DistributionDto::from(d);
+    dto.progress = progress;
+    Ok(Json(dto))
+}
+
+/// One distribution, with the progress of its ingest while it runs.
+#[utoipa::path(get, path = "/distributions/{id}", operation_id = "get_distribution", tag = "resources",
+    params(("id" = i64, Path)), responses((status = 200, body = DistributionDto, description = "the distribution"),
+    (status = 404, body = ErrorBody, description = "not found")))]
+pub async fn get_distribution(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+) -> AppResult<Json<DistributionDto>> {
+    distribution_dto(&app, &ctx, id).await
 }

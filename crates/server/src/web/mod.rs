@@ -4,7 +4,10 @@
 mod account;
 mod admin;
 mod auth;
+mod catalogue;
 mod inbox;
+mod provider;
+mod review;
 
 pub use inbox::notice_title;
 
@@ -42,6 +45,19 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("api_docs.html", include_str!("../../templates/api_docs.html")),
     ("regions.html", include_str!("../../templates/regions.html")),
     ("inbox.html", include_str!("../../templates/inbox.html")),
+    (
+        "resource_parts.html",
+        include_str!("../../templates/resource_parts.html"),
+    ),
+    ("workspace.html", include_str!("../../templates/workspace.html")),
+    ("plan_new.html", include_str!("../../templates/plan_new.html")),
+    ("plan.html", include_str!("../../templates/plan.html")),
+    ("resource_form.html", include_str!("../../templates/resource_form.html")),
+    ("resource.html", include_str!("../../templates/resource.html")),
+    ("review_queue.html", include_str!("../../templates/review_queue.html")),
+    ("review.html", include_str!("../../templates/review.html")),
+    ("catalogue.html", include_str!("../../templates/catalogue.html")),
+    ("dataset.html", include_str!("../../templates/dataset.html")),
 ];
 
 const STYLE: &str = include_str!("../../static/style.css");
@@ -54,7 +70,24 @@ pub fn templates() -> Environment<'static> {
     }
     env.add_function("t", template_t);
     env.add_filter("when", format_time);
+    env.add_filter("bytes", |n: i64| human_size(u64::try_from(n).unwrap_or(0)));
     env
+}
+
+/// A size as people read it: `532 B`, `1.5 MB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit < UNITS.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{size:.1} {}", UNITS[unit])
+    }
 }
 
 /// The templates' translation function, called with a key and named values, in the page's language.
@@ -104,6 +137,29 @@ pub fn routes() -> Router<AppState> {
         .route("/regions", get(regions))
         .route("/inbox", get(inbox::page))
         .route("/inbox/{id}/read", post(inbox::read))
+        .route("/catalogue", get(catalogue::list))
+        .route("/catalogue/{code}", get(catalogue::dataset))
+        .route("/provider", get(provider::workspace))
+        .route("/provider/plans", post(provider::create_plan))
+        .route("/provider/plans/new", get(provider::new_plan))
+        .route("/provider/plans/{id}", get(provider::plan))
+        .route("/provider/plans/{id}/items", post(provider::add_item))
+        .route("/provider/plans/{id}/import", post(provider::import_items))
+        .route("/provider/plans/{id}/items/{item}/cancel", post(provider::cancel_item))
+        .route("/provider/resources", post(provider::create_resource))
+        .route("/provider/resources/new", get(provider::new_resource))
+        .route("/provider/resources/{id}", get(provider::resource))
+        .route(
+            "/provider/resources/{id}/edit",
+            get(provider::edit_resource).post(provider::update_resource),
+        )
+        .route("/provider/resources/{id}/submit", post(provider::submit))
+        .route("/provider/resources/{id}/withdraw", post(provider::withdraw))
+        .route("/provider/resources/{id}/delete", post(provider::delete))
+        .route("/provider/resources/{id}/api", post(provider::add_api))
+        .route("/provider/resources/{id}/upload", post(provider::upload))
+        .route("/review", get(review::queue))
+        .route("/review/{id}", get(review::page).post(review::decide))
         .fallback(not_found)
 }
 
@@ -133,17 +189,19 @@ struct NavItem {
 /// What the navigation offers this caller: exactly the pages the policy lets them use.
 fn nav(ctx: &Ctx) -> Vec<NavItem> {
     let actor = &ctx.caller.actor;
-    let mut items = vec![("home", "/")];
+    let mut items = vec![("home", "/"), ("catalogue", "/catalogue")];
     if ctx.user.is_none() {
         items.extend([("login", "/login"), ("register", "/register")]);
     } else {
         items.extend([("account", "/account"), ("inbox", "/inbox")]);
-        let admin_pages = [
+        let work_pages = [
+            (Action::UseProviderWorkspace, ("workspace", "/provider")),
+            (Action::ReviewResources, ("review", "/review")),
             (Action::ListOrgs, ("orgs", "/admin/orgs")),
             (Action::ListUsers, ("users", "/admin/users")),
             (Action::ViewAudit, ("audit", "/admin/audit")),
         ];
-        for (action, item) in admin_pages {
+        for (action, item) in work_pages {
             if can(actor, action, Target::Platform) {
                 items.push(item);
             }
@@ -154,7 +212,8 @@ fn nav(ctx: &Ctx) -> Vec<NavItem> {
         .map(|(key, href)| NavItem {
             key,
             href,
-            current: ctx.path == href,
+            // A page below an entry (a plan in the workspace) keeps the entry marked.
+            current: ctx.path == href || (href != "/" && ctx.path.starts_with(&format!("{href}/"))),
             count: if key == "inbox" { ctx.unread } else { 0 },
         })
         .collect()

@@ -22,6 +22,7 @@ pub const PASSWORD: &str = "test-pass-2026";
 pub struct TestApp {
     pub router: Router,
     pub store: Store,
+    pub files: pubdata_store::FileStore,
     pub jar: HashMap<String, String>,
     pub accept_language: Option<String>,
 }
@@ -142,13 +143,37 @@ impl TestApp {
             data_dir: std::env::temp_dir().join(unique("pubdata_files")),
             ..config
         };
-        let router = pubdata_server::router(AppState::new(store.clone(), config).expect("app state"));
+        let state = AppState::new(store.clone(), config).expect("app state");
+        let files = state.files.clone();
+        let router = pubdata_server::router(state);
         TestApp {
             router,
             store,
+            files,
             jar: HashMap::new(),
             accept_language: None,
         }
+    }
+
+    /// Another browser on the same application (its own cookies).
+    pub fn browser(&self) -> TestApp {
+        TestApp {
+            router: self.router.clone(),
+            store: self.store.clone(),
+            files: self.files.clone(),
+            jar: HashMap::new(),
+            accept_language: None,
+        }
+    }
+
+    /// Runs queued background jobs (ingest) to the end, as the server's worker would.
+    pub async fn run_jobs(&self) {
+        use pubdata_service::{ingest::INGEST_JOB, ingest_job, jobs::Worker};
+        let worker = Worker::new(self.store.clone(), "test-worker").handle(
+            INGEST_JOB,
+            ingest_job::handler(self.files.clone(), b"test-secret".to_vec()),
+        );
+        while worker.run_once().await.expect("job") {}
     }
 
     /// A sysadmin created from the console, as `pubdata user create --sysadmin` does.
