@@ -513,3 +513,67 @@ async fn an_interrupted_upload_leaves_nothing_behind() {
         .unwrap_or(0);
     assert_eq!(stored, 0, "no partial file is kept");
 }
+
+#[tokio::test]
+async fn personal_data_is_masked_from_the_resource_page() {
+    let mut app = TestApp::sqlite().await;
+    let (_root, editor, _reviewer, provider) = setup(&mut app).await;
+    let id = app
+        .api(
+            Method::POST,
+            "/api/v1/resources",
+            Some(&editor),
+            Some(json!({"provider_org_id": provider, "meta": meta()})),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let mut csv = String::from("code,name,phone\n");
+    for i in 0..10 {
+        csv.push_str(&format!("5101040{i:02},街道{i},1380013{i:04}\n"));
+    }
+    let dist = upload(&mut app, &editor, id, "streets.csv", csv.into_bytes())
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    app.run_jobs().await;
+
+    let mut web = app.browser();
+    web.login("chen.bian", PASSWORD).await;
+    let page = web.get(&format!("/provider/resources/{id}")).await;
+    assert!(
+        page.body.contains("个人信息处理（脱敏）") && page.body.contains("name=\"mask.phone\""),
+        "{}",
+        page.body
+    );
+    let action = format!("/provider/resources/{id}/distributions/{dist}/privacy");
+    let r = web
+        .post_form(&action, &[("mask.phone", "keep"), ("justification", "")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(app.store.distribution(dist).await.unwrap().unwrap().state, "ingesting");
+    app.run_jobs().await;
+    let d = app.store.distribution(dist).await.unwrap().unwrap();
+    let rows = app
+        .store
+        .select_rows(d.datastore_table.as_deref().unwrap(), 1, 0)
+        .await
+        .unwrap();
+    assert_eq!(rows.rows[0][2].as_deref(), Some("138****0000"));
+    let page = web.get(&format!("/provider/resources/{id}")).await;
+    assert!(
+        page.body.contains("<option value=\"keep\" selected>"),
+        "the choice is shown as saved"
+    );
+    // A form for another resource's file is refused without changing it.
+    let r = web
+        .post_form(
+            &format!("/provider/resources/{}/distributions/{dist}/privacy", id + 100),
+            &[("mask.phone", "redact")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.store.distribution(dist).await.unwrap().unwrap().state, "ready");
+}

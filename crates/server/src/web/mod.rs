@@ -157,6 +157,10 @@ pub fn routes() -> Router<AppState> {
         .route("/provider/resources/{id}/withdraw", post(provider::withdraw))
         .route("/provider/resources/{id}/delete", post(provider::delete))
         .route("/provider/resources/{id}/api", post(provider::add_api))
+        .route(
+            "/provider/resources/{id}/distributions/{dist}/privacy",
+            post(provider::privacy),
+        )
         .route("/provider/resources/{id}/upload", post(provider::upload))
         .route("/review", get(review::queue))
         .route("/review/{id}", get(review::page).post(review::decide))

@@ -17,6 +17,7 @@ use pubdata_core::policy::{can, require, Action, Target};
 use pubdata_core::resource::{self, ResourceState, RevisionState};
 use pubdata_core::user::Role;
 use pubdata_core::{DomainError, FieldError};
+use pubdata_ingest::{DatePart, MaskMethod, MaskRule};
 use pubdata_service::ingest::{self, NewApi, UploadInfo, UploadTicket};
 use pubdata_service::plans;
 use pubdata_service::resources::{self, Resource};
@@ -619,6 +620,11 @@ async fn resource_values(app: &AppState, ctx: &Ctx, id: i64) -> AppResult<Value>
         ResourceState::PendingReview | ResourceState::Deleted => false,
     };
     let adds_data = owner && !r.status.awaits_review() && state != ResourceState::Deleted;
+    let privacy_forms = if adds_data {
+        privacy_forms(&app.store.distributions(id).await?)
+    } else {
+        Vec::new()
+    };
     Ok(context! {
         r => r.row,
         meta => r.revision.as_ref().unwrap_or(&r.meta),
@@ -634,7 +640,87 @@ async fn resource_values(app: &AppState, ctx: &Ctx, id: i64) -> AppResult<Value>
         can_delete => owner && state == ResourceState::Draft,
         can_add_data => adds_data,
         max_upload => app.config.max_upload_bytes,
+        privacy_forms => privacy_forms,
     })
+}
+
+/// The masking methods offered per column, as `(key, rule)`; `none` leaves the column as is.
+const MASK_CHOICES: [&str; 6] = ["none", "redact", "keep", "hash", "month", "year"];
+
+fn mask_rule(column: &str, choice: &str) -> Option<MaskRule> {
+    let method = match choice {
+        "redact" => MaskMethod::Redact,
+        "keep" => MaskMethod::Keep { first: 3, last: 4 },
+        "hash" => MaskMethod::Hash,
+        "month" => MaskMethod::GeneraliseDate { to: DatePart::Month },
+        "year" => MaskMethod::GeneraliseDate { to: DatePart::Year },
+        _ => return None,
+    };
+    Some(MaskRule {
+        column: column.to_string(),
+        method,
+    })
+}
+
+fn mask_choice(rule: &MaskRule) -> &'static str {
+    match rule.method {
+        MaskMethod::Redact => "redact",
+        MaskMethod::Keep { .. } => "keep",
+        MaskMethod::Hash => "hash",
+        MaskMethod::GeneraliseDate { to: DatePart::Month } => "month",
+        MaskMethod::GeneraliseDate { to: DatePart::Year } => "year",
+    }
+}
+
+/// For each ingested file with personal data: its columns with the current choice, and the
+/// justification, to mask or justify them (脱敏) before submission.
+fn privacy_forms(dists: &[pubdata_store::DistributionRow]) -> Vec<Value> {
+    dists
+        .iter()
+        .filter(|d| d.kind == "file" && d.state == "ready")
+        .filter_map(|d| {
+            let columns = pubdata_service::ingest::privacy_columns(d);
+            if columns.is_empty() {
+                return None;
+            }
+            let rules: Vec<MaskRule> = d
+                .masking
+                .clone()
+                .and_then(|m| serde_json::from_value(m).ok())
+                .unwrap_or_default();
+            let cols: Vec<Value> = columns
+                .iter()
+                .map(|c| {
+                    let current = rules.iter().find(|r| &r.column == c).map(mask_choice).unwrap_or("none");
+                    context! { name => c, current => current }
+                })
+                .collect();
+            Some(context! {
+                id => d.id, version => d.version, title => d.title, columns => cols,
+                justification => d.privacy_justification.clone().unwrap_or_default(), choices => MASK_CHOICES,
+            })
+        })
+        .collect()
+}
+
+/// Saves a file's masking choices and justification; changed rules ingest the file again.
+pub async fn privacy(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path((id, dist)): Path<(i64, i64)>,
+    form: FormMap,
+) -> AppResult<Response> {
+    let d = app.store.distribution(dist).await?.filter(|d| d.resource_id == id);
+    let d = d.ok_or(DomainError::NotFound { what: "distribution" })?;
+    let masks: Vec<MaskRule> = pubdata_service::ingest::privacy_columns(&d)
+        .iter()
+        .filter_map(|c| mask_rule(c, &form.get(&format!("mask.{c}"))))
+        .collect();
+    match pubdata_service::ingest::set_privacy(&app.store, &ctx.caller, dist, &masks, &form.get("justification")).await
+    {
+        Ok(()) => Ok(see_other(&format!("/provider/resources/{id}"), "privacy_saved")),
+        Err(e) => resource_error(&app, &ctx, id, &form.0, "privacy", e.into()).await,
+    }
 }
 
 pub async fn resource(
