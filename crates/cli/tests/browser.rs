@@ -662,6 +662,72 @@ fn check_wrong_password(d: &Driver, app: &str) {
 // The test
 // ---------------------------------------------------------------------------
 
+fn wait_for_user(d: &Driver, login: &str) {
+    wait_until(NAV_TIMEOUT, || match d.nav_state()?.user {
+        Some(u) if u == login => Ok(()),
+        other => Err(format!("logged in as {other:?}")),
+    })
+    .unwrap_or_else(|e| panic!("login as {login}: {e}"));
+}
+
+fn choose(d: &Driver, select_id: &str, value: &str) {
+    let option = d.must_find(
+        &format!("select#{select_id} option[value=\"{value}\"]"),
+        "resource form",
+    );
+    d.click(&option)
+        .unwrap_or_else(|e| panic!("choose {value} in {select_id}: {e}"));
+}
+
+fn logout(d: &Driver) {
+    let button = d.must_find("button#logout", "logout");
+    d.click(&button).unwrap_or_else(|e| panic!("logout: {e}"));
+    wait_until(NAV_TIMEOUT, || match d.nav_state()?.user {
+        None => Ok(()),
+        Some(u) => Err(format!("still logged in as {u}")),
+    })
+    .unwrap_or_else(|e| panic!("logout: {e}"));
+}
+
+/// The provider editor drafts a resource through the workspace form, and the reviewer opens
+/// the review queue: the steps 2–3 pages in a real browser.
+fn check_publishing_pages(d: &Driver, app: &str, shots: &Path) {
+    d.submit_login(app, "prov.editor", DEMO_PASSWORD);
+    wait_for_user(d, "prov.editor");
+    d.goto(&format!("{app}/provider"));
+    d.must_find("#resource-list", "provider workspace");
+    d.screenshot(&shots.join("provider-workspace.png"));
+    let new = d.must_find("#new-resource", "provider workspace");
+    d.click(&new).unwrap_or_else(|e| panic!("open the resource form: {e}"));
+    wait_until(NAV_TIMEOUT, || d.find("#resource-form")).unwrap_or_else(|e| panic!("resource form: {e}"));
+    let title = "浏览器测试：四川省公路桥梁";
+    d.type_into(&d.must_find("#f-title", "resource form"), title)
+        .expect("type the title");
+    d.type_into(
+        &d.must_find("#f-summary", "resource form"),
+        "四川省境内国省干线公路桥梁的名称、位置与技术等级信息。",
+    )
+    .expect("type the summary");
+    choose(d, "f-domain", "transport");
+    choose(d, "f-open_type", "unconditional");
+    choose(d, "f-update_frequency", "yearly");
+    d.screenshot(&shots.join("provider-resource-form.png"));
+    let save = d.must_find("#save", "resource form");
+    d.click(&save).unwrap_or_else(|e| panic!("save the draft: {e}"));
+    wait_until(NAV_TIMEOUT, || d.find("#resource-status"))
+        .unwrap_or_else(|e| panic!("the draft's page did not open: {e}; {:?}", d.error_summary()));
+    assert_text_contains(d, title, "the draft's page");
+    d.screenshot(&shots.join("provider-resource.png"));
+    logout(d);
+
+    d.submit_login(app, "admin.reviewer", DEMO_PASSWORD);
+    wait_for_user(d, "admin.reviewer");
+    d.goto(&format!("{app}/review"));
+    d.must_find("#review-queue", "review queue");
+    d.screenshot(&shots.join("review-queue.png"));
+    logout(d);
+}
+
 #[test]
 fn demo_roles_in_headless_chromium() {
     let strict = std::env::var("PUBDATA_TEST_STRICT").as_deref() == Ok("1");
@@ -730,6 +796,7 @@ fn demo_roles_in_headless_chromium() {
     }
     check_language_switch(&driver, &app, &shots);
     check_wrong_password(&driver, &app);
+    check_publishing_pages(&driver, &app, &shots);
 
     drop(driver);
     drop(guard);
