@@ -233,3 +233,49 @@ pub async fn provider_progress(
     }
     Ok((out, total))
 }
+
+/// Collects a small table: the header from the columns, then every row as text.
+#[derive(Default)]
+struct Collect {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl pubdata_core::field::RowSink for Collect {
+    fn begin(&mut self, columns: &[pubdata_core::field::FieldSpec]) -> std::result::Result<(), String> {
+        self.header = columns.iter().map(|c| c.name.clone()).collect();
+        Ok(())
+    }
+
+    fn row(&mut self, values: &[Option<&str>]) -> std::result::Result<(), String> {
+        if self.rows.len() >= 5000 {
+            return Err("a plan list has at most 5000 rows".into());
+        }
+        self.rows
+            .push(values.iter().map(|v| v.unwrap_or_default().to_string()).collect());
+        Ok(())
+    }
+
+    fn finish(&mut self) -> std::result::Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Reads an uploaded 开放数据清单 with the ingest readers: CSV in UTF-8 (with or without BOM) or
+/// GBK/GB18030, XLSX (first sheet) or JSON; a file they cannot read is named with their reason.
+pub fn read_sheet(filename: &str, bytes: &[u8]) -> Result<(Vec<String>, Vec<Vec<String>>), DomainError> {
+    if filename.trim().is_empty() {
+        return Err(DomainError::field("file", "file_required"));
+    }
+    if bytes.is_empty() {
+        return Err(DomainError::field("file", "file_empty"));
+    }
+    let mut sink = Collect::default();
+    let opts = pubdata_ingest::IngestOptions::default();
+    pubdata_ingest::ingest(bytes, filename, Some(bytes.len() as u64), &opts, &mut sink, &mut |_| {}).map_err(|e| {
+        DomainError::Validation(vec![
+            pubdata_core::FieldError::new("file", "file_unreadable").with("detail", e)
+        ])
+    })?;
+    Ok((sink.header, sink.rows))
+}

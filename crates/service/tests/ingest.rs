@@ -1,19 +1,21 @@
-//! Ingest as a job, on SQLite and PostgreSQL: real `streets.csv` and a GBK-encoded copy load
-//! into the datastore with the 数据项 inferred from the first upload; a column of mobile numbers
-//! is found and blocks submission until masked (which ingests again); a binary file fails with
-//! a clear reason and blocks submission; publishing makes the newest version the current one.
+//! The story, on SQLite and PostgreSQL: a provider plans two items, prepares a resource
+//! from real `streets.csv` (the 数据项 inferred from it) and a GBK-encoded copy, masks a column of
+//! mobile numbers the scan found (ingesting again) and submits; the reviewer returns it with a
+//! reason; the provider fixes and resubmits; the reviewer approves; the resource is published
+//! with the right row count and the plan item shows published. A binary file fails clearly.
 
 mod common;
 
 use common::{complete, meta, org, staff, unique};
 use pubdata_core::calendar::WorkCalendar;
+use pubdata_core::plan::{NewPlan, NewPlanItem};
 use pubdata_core::resource::ReviewChecklist;
 use pubdata_core::DomainError;
 use pubdata_ingest::{MaskMethod, MaskRule};
 use pubdata_service::ingest::{self, UploadInfo, INGEST_JOB};
 use pubdata_service::jobs::Worker;
 use pubdata_service::resources::{self, Decision};
-use pubdata_service::{ingest_job, Caller, Store, StoreError};
+use pubdata_service::{ingest_job, plans, Caller, Store, StoreError};
 use pubdata_store::FileStore;
 
 async fn upload(store: &Store, files: &FileStore, who: &Caller, resource: i64, name: &str, bytes: &[u8]) -> i64 {
@@ -57,8 +59,31 @@ async fn story(store: Store) {
     let editor = staff(&store, "chen.bian", provider, "provider_editor").await;
     let reviewer = staff(&store, "li.shen", centre, "admin_reviewer").await;
 
+    // The plan: two items; the resource fulfils the first.
+    let new_plan = NewPlan {
+        title: "2026 年开放计划".into(),
+        period_start: "2026-01-01".into(),
+        period_end: "2026-12-31".into(),
+        source: "policy".into(),
+    };
+    let plan = plans::create_plan(&store, &editor, provider, &new_plan).await.unwrap();
+    let item = |name: &str| NewPlanItem {
+        name: name.into(),
+        domain: "社会发展".into(),
+        open_type: "无条件开放".into(),
+        planned_date: "2026-12-31".into(),
+        notes: String::new(),
+        demand_id: None,
+    };
+    let streets_item = plans::add_item(&store, &editor, plan, &item("全国乡镇街道区划"))
+        .await
+        .unwrap();
+    let other_item = plans::add_item(&store, &editor, plan, &item("全国村级区划"))
+        .await
+        .unwrap();
+
     // A resource without a field dictionary: the first upload infers it.
-    let id = resources::create(&store, &editor, provider, &meta("全国乡镇街道"), None)
+    let id = resources::create(&store, &editor, provider, &meta("全国乡镇街道"), Some(streets_item))
         .await
         .unwrap();
     let first = upload(&store, &files, &editor, id, "streets.csv", &streets).await;
@@ -84,38 +109,23 @@ async fn story(store: Store) {
         "inferred from the data"
     );
 
-    // The same data in GBK, as a second version: decoded to the same text.
-    let (gbk, _, _) = encoding_rs::GB18030.encode(std::str::from_utf8(&streets).unwrap());
-    let second = upload(&store, &files, &editor, id, "streets-gbk.csv", &gbk).await;
-    work(&worker).await;
-    let d2 = store.distribution(second).await.unwrap().unwrap();
-    assert_eq!((d2.state.as_str(), d2.row_count, d2.version), ("ready", Some(41352), 2));
-    assert_eq!(d2.report.as_ref().unwrap()["encoding"], "gb18030");
-    let rows = store
-        .select_rows(d2.datastore_table.as_deref().unwrap(), 1, 0)
-        .await
-        .unwrap();
-    assert_eq!(rows.rows[0][1].as_deref(), Some("东华门街道"));
-
     // Personal data: found, blocks submission until masked; masking ingests again.
     let mut contacts = String::from("code,name,contact\n");
     for i in 0..50 {
         contacts.push_str(&format!("5101040{i:02},街道{i},1380013{i:04}\n"));
     }
-    let third = upload(&store, &files, &editor, id, "contacts.csv", contacts.as_bytes()).await;
+    let second = upload(&store, &files, &editor, id, "contacts.csv", contacts.as_bytes()).await;
     work(&worker).await;
-    let d3 = store.distribution(third).await.unwrap().unwrap();
-    let finding = &d3.report.as_ref().unwrap()["privacy"][0];
-    assert_eq!(
-        (
-            finding["column"].as_str(),
-            finding["kind"].as_str(),
-            finding["count"].as_u64()
-        ),
-        (Some("contact"), Some("mobile"), Some(50))
+    let d2 = store.distribution(second).await.unwrap().unwrap();
+    let finding = &d2.report.as_ref().unwrap()["privacy"][0];
+    let found = (
+        finding["column"].as_str(),
+        finding["kind"].as_str(),
+        finding["count"].as_u64(),
     );
+    assert_eq!(found, (Some("contact"), Some("mobile"), Some(50)));
     assert!(
-        !d3.report.as_ref().unwrap().to_string().contains("13800130001"),
+        !d2.report.as_ref().unwrap().to_string().contains("13800130001"),
         "reports never hold the values"
     );
     resources::update(&store, &editor, id, &complete(meta("全国乡镇街道")))
@@ -130,15 +140,28 @@ async fn story(store: Store) {
         column: "contact".into(),
         method: MaskMethod::Keep { first: 3, last: 4 },
     };
-    ingest::set_privacy(&store, &editor, third, &[keep], "").await.unwrap();
-    assert_eq!(store.distribution(third).await.unwrap().unwrap().state, "ingesting");
+    ingest::set_privacy(&store, &editor, second, &[keep], "").await.unwrap();
+    assert_eq!(store.distribution(second).await.unwrap().unwrap().state, "ingesting");
     work(&worker).await;
-    let d3 = store.distribution(third).await.unwrap().unwrap();
+    let d2 = store.distribution(second).await.unwrap().unwrap();
     let rows = store
-        .select_rows(d3.datastore_table.as_deref().unwrap(), 2, 1)
+        .select_rows(d2.datastore_table.as_deref().unwrap(), 2, 1)
         .await
         .unwrap();
     assert_eq!(rows.rows[0][2].as_deref(), Some("138****0001"), "masked as loaded");
+
+    // The same streets in GBK, as the newest version: decoded to the same text.
+    let (gbk, _, _) = encoding_rs::GB18030.encode(std::str::from_utf8(&streets).unwrap());
+    let third = upload(&store, &files, &editor, id, "streets-gbk.csv", &gbk).await;
+    work(&worker).await;
+    let d3 = store.distribution(third).await.unwrap().unwrap();
+    assert_eq!((d3.state.as_str(), d3.row_count, d3.version), ("ready", Some(41352), 3));
+    assert_eq!(d3.report.as_ref().unwrap()["encoding"], "gb18030");
+    let rows = store
+        .select_rows(d3.datastore_table.as_deref().unwrap(), 1, 0)
+        .await
+        .unwrap();
+    assert_eq!(rows.rows[0][1].as_deref(), Some("东华门街道"));
 
     // A binary file named .csv fails with a clear reason and blocks submission.
     let bad_resource = resources::create(&store, &editor, provider, &complete(meta("坏文件")), None)
@@ -167,25 +190,40 @@ async fn story(store: Store) {
         "{missing:?}"
     );
 
-    // Submitted and approved: the newest version becomes current, earlier ones stay listed.
+    // Submitted, returned with a reason, fixed, resubmitted, approved: the newest version is
+    // the data online, earlier ones stay listed, and the plan item shows published.
+    resources::submit(&store, &editor, id, &cal).await.unwrap();
+    let reasons = vec!["请为名称字段补充说明".to_string()];
+    let returned = Decision::Return {
+        checklist: ReviewChecklist::passed(),
+        reasons,
+    };
+    resources::decide(&store, &reviewer, id, returned).await.unwrap();
+    let notice = store.notices(editor.actor.user_id.unwrap(), 5).await.unwrap().remove(0);
+    assert_eq!(
+        (notice.kind.as_str(), notice.reason.as_deref()),
+        ("resource_returned", Some("请为名称字段补充说明"))
+    );
+    let mut fixed = complete(meta("全国乡镇街道"));
+    fixed.fields[1].description = "乡镇、街道的规范名称".into();
+    resources::update(&store, &editor, id, &fixed).await.unwrap();
     resources::submit(&store, &editor, id, &cal).await.unwrap();
     resources::decide(&store, &reviewer, id, Decision::Approve(ReviewChecklist::passed()))
         .await
         .unwrap();
-    let states: Vec<(i64, String)> = store
-        .distributions(id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| (d.version, d.state))
-        .collect();
     assert_eq!(
-        states,
-        [
-            (3, "ready".to_string()),
-            (2, "superseded".to_string()),
-            (1, "superseded".to_string())
-        ]
+        resources::get(&store, &editor, id).await.unwrap().status.key(),
+        "published"
+    );
+    let dists = store.distributions(id).await.unwrap();
+    let states: Vec<(i64, &str)> = dists.iter().map(|d| (d.version, d.state.as_str())).collect();
+    assert_eq!(states, [(3, "ready"), (2, "superseded"), (1, "superseded")]);
+    assert_eq!(dists[0].row_count, Some(41352), "published with the right row count");
+    let items = store.plan_items(plan).await.unwrap();
+    let status = |id: i64| items.iter().find(|i| i.id == id).unwrap().status.clone();
+    assert_eq!(
+        (status(streets_item), status(other_item)),
+        ("published".to_string(), "planned".to_string())
     );
     assert!(matches!(
         store.verify_audit().await.unwrap(),

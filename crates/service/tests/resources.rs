@@ -280,3 +280,22 @@ async fn publishing_story_on_postgres() {
     };
     story(Store::open(&url, opts).await.unwrap()).await;
 }
+
+#[test]
+fn plan_lists_are_read_from_gbk_csv_and_json() {
+    let csv = "资源名称,领域,开放属性,计划日期,备注\n公交线路,道路交通,无条件开放,2026-03-01,\n";
+    let (gbk, _, _) = encoding_rs::GB18030.encode(csv);
+    let (header, rows) = plans::read_sheet("清单.csv", &gbk).unwrap();
+    assert_eq!(header, ["资源名称", "领域", "开放属性", "计划日期", "备注"]);
+    assert_eq!(rows, [vec!["公交线路", "道路交通", "无条件开放", "2026-03-01", ""]]);
+    let json =
+        r#"[{"name": "医院名录", "domain": "health", "open_type": "conditional", "planned_date": "2026-09-30"}]"#;
+    let (header, rows) = plans::read_sheet("list.json", json.as_bytes()).unwrap();
+    assert_eq!((header.len(), rows[0][0].as_str()), (4, "医院名录"));
+    let broken = plans::read_sheet("清单.xlsx", b"PK\x03\x04").unwrap_err();
+    assert!(
+        matches!(broken, DomainError::Validation(ref v) if v[0].code == "file_unreadable"),
+        "{broken:?}"
+    );
+    assert!(plans::read_sheet("清单.csv", b"").is_err());
+}

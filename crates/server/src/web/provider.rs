@@ -271,40 +271,6 @@ pub async fn cancel_item(
     }
 }
 
-/// Reads an uploaded spreadsheet of plan items: UTF-8 (with or without BOM) or GBK/GB18030 CSV.
-fn parse_csv(filename: &str, bytes: &[u8]) -> Result<(Vec<String>, Vec<Vec<String>>), DomainError> {
-    let ext = filename.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    if filename.is_empty() {
-        return Err(DomainError::field("file", "file_required"));
-    }
-    if !matches!(ext.as_deref(), Some("csv" | "txt")) {
-        return Err(DomainError::field("file", "csv_required"));
-    }
-    if bytes.is_empty() {
-        return Err(DomainError::field("file", "file_empty"));
-    }
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text = match std::str::from_utf8(bytes) {
-        Ok(s) => std::borrow::Cow::Borrowed(s),
-        Err(_) => encoding_rs::GB18030.decode_without_bom_handling(bytes).0,
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let mut records = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map(|p| p.line()).unwrap_or(0);
-            DomainError::Validation(vec![FieldError::new("file", "csv_invalid").with("line", line)])
-        })?;
-        records.push(record.iter().map(str::to_string).collect::<Vec<_>>());
-    }
-    let mut records = records.into_iter();
-    let header = records.next().ok_or_else(|| DomainError::field("file", "file_empty"))?;
-    Ok((header, records.collect()))
-}
-
 /// The import's problems, one line each, with the spreadsheet row they are on.
 fn import_problems(ctx: &Ctx, errors: Vec<FieldError>) -> Vec<String> {
     errors
@@ -343,7 +309,7 @@ async fn read_import(multipart: &mut Multipart) -> AppResult<(String, Vec<u8>)> 
     Ok((String::new(), Vec::new()))
 }
 
-/// Imports the 开放数据清单 from a CSV file: all rows or none, every bad row named.
+/// Imports the 开放数据清单 from a CSV, XLSX or JSON file: all rows or none, every bad row named.
 pub async fn import_items(
     State(app): State<AppState>,
     ctx: Ctx,
@@ -352,7 +318,7 @@ pub async fn import_items(
 ) -> AppResult<Response> {
     let mut multipart = multipart.map_err(|r| AppError::BadRequest(r.body_text()))?;
     let result = match read_import(&mut multipart).await {
-        Ok((name, bytes)) => match parse_csv(&name, &bytes) {
+        Ok((name, bytes)) => match plans::read_sheet(&name, &bytes) {
             Ok((header, rows)) => plans::import_items(&app.store, &ctx.caller, id, &header, &rows)
                 .await
                 .map_err(AppError::from),
