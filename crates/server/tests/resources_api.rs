@@ -538,10 +538,16 @@ async fn personal_data_is_masked_from_the_resource_page() {
         .json()["id"]
         .as_i64()
         .unwrap();
-    app.run_jobs().await;
-
     let mut web = app.browser();
     web.login("chen.bian", PASSWORD).await;
+    let waiting = web.get(&format!("/provider/resources/{id}")).await;
+    assert!(
+        waiting.body.contains("id=\"ingest-running\"") && waiting.body.contains("已读取 0 行"),
+        "{}",
+        waiting.body
+    );
+    app.run_jobs().await;
+
     let page = web.get(&format!("/provider/resources/{id}")).await;
     assert!(
         page.body.contains("个人信息处理（脱敏）") && page.body.contains("name=\"mask.phone\""),

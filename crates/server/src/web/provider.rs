@@ -586,11 +586,9 @@ async fn resource_values(app: &AppState, ctx: &Ctx, id: i64) -> AppResult<Value>
         ResourceState::PendingReview | ResourceState::Deleted => false,
     };
     let adds_data = owner && !r.status.awaits_review() && state != ResourceState::Deleted;
-    let privacy_forms = if adds_data {
-        privacy_forms(&app.store.distributions(id).await?)
-    } else {
-        Vec::new()
-    };
+    let raw = app.store.distributions(id).await?;
+    let privacy_forms = if adds_data { privacy_forms(&raw) } else { Vec::new() };
+    let ingest_progress = ingest_progress(app, &raw).await?;
     Ok(context! {
         r => r.row,
         meta => r.revision.as_ref().unwrap_or(&r.meta),
@@ -607,7 +605,31 @@ async fn resource_values(app: &AppState, ctx: &Ctx, id: i64) -> AppResult<Value>
         can_add_data => adds_data,
         max_upload => app.config.max_upload_bytes,
         privacy_forms => privacy_forms,
+        ingest_progress => ingest_progress,
     })
+}
+
+/// Rows read and the share of the file done, for each running ingest: from this process's
+/// live board, or from the job's last heartbeat when another node runs it.
+async fn ingest_progress(app: &AppState, dists: &[pubdata_store::DistributionRow]) -> AppResult<Vec<Value>> {
+    let mut out = Vec::new();
+    for d in dists.iter().filter(|d| d.state == "ingesting") {
+        let progress = match pubdata_service::ingest_job::live_progress(d.id) {
+            Some(p) => Some(p),
+            None => match d.job_id {
+                Some(job) => app.store.job(job).await?.and_then(|j| j.progress),
+                None => None,
+            },
+        };
+        let rows = progress.as_ref().and_then(|p| p["rows"].as_u64()).unwrap_or(0);
+        let bytes = progress.as_ref().and_then(|p| p["bytes"].as_u64()).unwrap_or(0);
+        let percent = d
+            .size_bytes
+            .filter(|s| *s > 0)
+            .map(|s| (100 * bytes / s as u64).min(100));
+        out.push(context! { version => d.version, rows => rows, percent => percent });
+    }
+    Ok(out)
 }
 
 /// The masking methods offered per column, as `(key, rule)`; `none` leaves the column as is.
