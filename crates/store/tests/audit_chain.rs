@@ -1,43 +1,12 @@
 //! The audit chain on both backends: appends from concurrent writers stay one chain, and
 //! edits, deletions and truncation behind the application's back are found and located.
 
+mod common;
+
+use common::{postgres, sqlite, unique};
+
 use pubdata_core::audit::ChainBreak;
 use pubdata_store::{AuditEntry, OpenOptions, Store, VerifyReport};
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}_{}", std::process::id(), pubdata_store::now_ms())
-}
-
-async fn sqlite() -> Store {
-    let dir = std::env::temp_dir().join(unique("pubdata_audit"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Store::open(
-        &format!("sqlite://{}?mode=rwc", dir.join("a.db").display()),
-        OpenOptions::default(),
-    )
-    .await
-    .unwrap();
-    store.migrate().await.unwrap();
-    store
-}
-
-async fn postgres(tag: &str) -> Option<Store> {
-    let Ok(url) = std::env::var("PUBDATA_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var("PUBDATA_TEST_STRICT").as_deref() != Ok("1"),
-            "PUBDATA_TEST_DATABASE_URL must be set in strict mode"
-        );
-        eprintln!("SKIP PostgreSQL test: PUBDATA_TEST_DATABASE_URL is not set");
-        return None;
-    };
-    let opts = OpenOptions {
-        pg_schema: Some(unique(tag)),
-        ..Default::default()
-    };
-    let store = Store::open(&url, opts).await.unwrap();
-    store.migrate().await.unwrap();
-    Some(store)
-}
 
 async fn append(store: &Store, n: usize, who: &str) {
     for i in 0..n {

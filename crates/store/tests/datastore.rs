@@ -2,44 +2,15 @@
 //! that do not convert as NULL, rollback on an abandoned load, user column names kept out of
 //! SQL, previews, counts and dropping; on SQLite, other writes queue behind a load.
 
+mod common;
+
+use common::{postgres, sqlite_file as sqlite};
+
 use std::time::Duration;
 
 use pubdata_core::field::{FieldSpec, FieldType, RowSink};
 use pubdata_store::datastore::{table_name, DatastoreLoader};
-use pubdata_store::{AuditEntry, Backend, OpenOptions, Store};
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}_{}", std::process::id(), pubdata_store::now_ms())
-}
-
-async fn sqlite() -> (Store, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(unique("pubdata_ds"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("d.db");
-    let store = Store::open(&format!("sqlite://{}?mode=rwc", file.display()), OpenOptions::default())
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    (store, file)
-}
-
-async fn postgres(tag: &str) -> Option<Store> {
-    let Ok(url) = std::env::var("PUBDATA_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var("PUBDATA_TEST_STRICT").as_deref() != Ok("1"),
-            "PUBDATA_TEST_DATABASE_URL must be set in strict mode"
-        );
-        eprintln!("SKIP PostgreSQL test: PUBDATA_TEST_DATABASE_URL is not set");
-        return None;
-    };
-    let opts = OpenOptions {
-        pg_schema: Some(unique(tag)),
-        ..Default::default()
-    };
-    let store = Store::open(&url, opts).await.unwrap();
-    store.migrate().await.unwrap();
-    Some(store)
-}
+use pubdata_store::{AuditEntry, Backend, Store};
 
 fn columns() -> Vec<FieldSpec> {
     let mut code = FieldSpec::new("code", FieldType::Code);

@@ -2,45 +2,14 @@
 //! holds a job at a time, a crashed worker's job is taken over when its lease runs out,
 //! failures retry until attempts run out, and concurrent workers never share a job.
 
+mod common;
+
+use common::{postgres, sqlite};
+
 use std::collections::HashSet;
 
-use pubdata_store::{JobState, OpenOptions, Store};
+use pubdata_store::{JobState, Store};
 use serde_json::json;
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}_{}", std::process::id(), pubdata_store::now_ms())
-}
-
-async fn sqlite() -> Store {
-    let db = std::env::temp_dir().join(unique("pubdata_jobs")).with_extension("db");
-    let store = Store::open(&format!("sqlite://{}?mode=rwc", db.display()), OpenOptions::default())
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    store
-}
-
-async fn postgres(tag: &str) -> Option<Store> {
-    let Ok(url) = std::env::var("PUBDATA_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var("PUBDATA_TEST_STRICT").as_deref() != Ok("1"),
-            "strict mode needs PUBDATA_TEST_DATABASE_URL"
-        );
-        eprintln!("SKIP PostgreSQL test: PUBDATA_TEST_DATABASE_URL is not set");
-        return None;
-    };
-    let store = Store::open(
-        &url,
-        OpenOptions {
-            pg_schema: Some(unique(tag)),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    store.migrate().await.unwrap();
-    Some(store)
-}
 
 async fn enqueue(store: &Store, n: i64, max_attempts: i64) -> Vec<i64> {
     let mut tx = store.begin().await.unwrap();
