@@ -583,3 +583,118 @@ async fn personal_data_is_masked_from_the_resource_page() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(app.store.distribution(dist).await.unwrap().unwrap().state, "ready");
 }
+
+#[tokio::test]
+async fn the_data_api_reads_loaded_rows_with_filters() {
+    let mut app = TestApp::sqlite().await;
+    let (_root, editor, _reviewer, provider) = setup(&mut app).await;
+    let id = app
+        .api(
+            Method::POST,
+            "/api/v1/resources",
+            Some(&editor),
+            Some(json!({"provider_org_id": provider, "meta": meta()})),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let r = app
+        .api(
+            Method::GET,
+            &format!("/api/v1/resources/{id}/rows"),
+            Some(&editor),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (StatusCode::NOT_FOUND, json!("datastore_not_found"))
+    );
+    let csv = "code,name,population\n510104,锦江区,902933\n510105,青羊区,955954\n510106,金牛区,1265398\n110101,\"东城区, 北京\",708829\n";
+    upload(&mut app, &editor, id, "districts.csv", csv.as_bytes().to_vec()).await;
+    app.run_jobs().await;
+
+    let r = app
+        .api(
+            Method::GET,
+            &format!("/api/v1/resources/{id}/rows?code.prefix=5101&population.gte=950000&sort=-population"),
+            Some(&editor),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let body = r.json();
+    assert_eq!(body["total"], 2);
+    assert_eq!(
+        (body["records"][0]["name"].clone(), body["records"][1]["name"].clone()),
+        (json!("金牛区"), json!("青羊区"))
+    );
+    let r = app
+        .api(
+            Method::GET,
+            &format!("/api/v1/resources/{id}/rows?limit=2&fields=code"),
+            Some(&editor),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        (
+            r["records"].as_array().unwrap().len(),
+            r["fields"].clone(),
+            r["next_after"].clone()
+        ),
+        (2, json!(["code"]), json!(2))
+    );
+    let r = app
+        .api(
+            Method::GET,
+            &format!("/api/v1/resources/{id}/rows?limit=2&fields=code&after=2"),
+            Some(&editor),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(r["records"][0]["code"], "510106");
+    let r = app
+        .api(
+            Method::GET,
+            &format!("/api/v1/resources/{id}/rows?q=北京&format=csv"),
+            Some(&editor),
+            None,
+        )
+        .await;
+    assert_eq!(r.headers.get(header::CONTENT_TYPE).unwrap(), "text/csv; charset=utf-8");
+    assert_eq!(r.body, "code,name,population\n110101,\"东城区, 北京\",708829\n");
+
+    for (query, field, code) in [
+        ("nope.eq=1", "nope.eq", "unknown_field"),
+        ("population.gt=many", "population.gt", "filter_value"),
+        ("limit=10001", "limit", "range"),
+        ("colour=red", "colour", "unknown_parameter"),
+        ("format=xml", "format", "format"),
+    ] {
+        let r = app
+            .api(
+                Method::GET,
+                &format!("/api/v1/resources/{id}/rows?{query}"),
+                Some(&editor),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {}", r.body);
+        assert_eq!(
+            (
+                r.json()["error"]["fields"][0]["field"].clone(),
+                r.json()["error"]["fields"][0]["code"].clone()
+            ),
+            (json!(field), json!(code)),
+            "{query}"
+        );
+    }
+    let r = app
+        .api(Method::GET, &format!("/api/v1/resources/{id}/rows"), None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "logged-in callers only for now");
+}

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod data_api;
 pub mod ingest;
 pub mod ingest_job;
 pub mod jobs;

@@ -50,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .route("/resources/{id}/decision", post(resources::decide))
         .route("/resources/{id}/withdraw", post(resources::withdraw))
         .route("/resources/{id}/distributions", get(resources::distributions))
+        .route("/resources/{id}/rows", get(resources::rows))
         .route("/resources/{id}/distributions/api", post(resources::add_api))
         .route("/resources/{id}/distributions/file", post(resources::upload))
         .route("/review-queue", get(resources::review_queue))
@@ -151,7 +152,7 @@ impl Modify for Security {
         tokens::list, tokens::create, tokens::revoke, regions::list, regions::path, notices::list, notices::read,
         resources::list, resources::create, resources::get, resources::update, resources::delete, resources::submit,
         resources::decide, resources::withdraw, resources::distributions, resources::add_api, resources::upload,
-        resources::review_queue, resources::get_distribution, resources::set_privacy, resources::create_plan, resources::get_plan, resources::add_item, resources::cancel_item
+        resources::review_queue, resources::get_distribution, resources::set_privacy, resources::rows, resources::create_plan, resources::get_plan, resources::add_item, resources::cancel_item
     ),
     components(schemas(ErrorBody)),
     security(("token" = [])),

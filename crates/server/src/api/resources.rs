@@ -616,3 +616,151 @@ pub async fn get_distribution(
 ) -> AppResult<Json<DistributionDto>> {
     distribution_dto(&app, &ctx, id).await
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct RowsDto {
+    pub fields: Vec<String>,
+    /// One object per row, field name to value (text; null when empty).
+    #[schema(value_type = Vec<Object>)]
+    pub records: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// Rows matching the filters.
+    pub total: u64,
+    pub limit: u64,
+    pub offset: u64,
+    /// Pass as `after` to get the next page in file order.
+    pub next_after: Option<i64>,
+}
+
+/// Builds the datastore query from the request's parameters: `q`, `sort` (`-field` descends),
+/// `fields`, `limit`, `offset`, `after`, `format`, and filters `<field>.<op>=value` with op one of
+/// eq, in, gt, gte, lt, lte, prefix.
+fn rows_query(params: &[(String, String)]) -> AppResult<(pubdata_store::datastore::DatastoreQuery, bool)> {
+    use pubdata_store::datastore::{DatastoreQuery, Filter, Op, MAX_LIMIT};
+    let field = |name: &str, code: &str| {
+        AppError::Domain(DomainError::Validation(vec![pubdata_core::FieldError::new(name, code)]))
+    };
+    let number = |name: &str, v: &str| v.parse::<u64>().map_err(|_| field(name, "number"));
+    let mut q = DatastoreQuery {
+        limit: 100,
+        ..Default::default()
+    };
+    let mut csv = false;
+    for (k, v) in params {
+        match k.as_str() {
+            "q" => q.q = Some(v.clone()),
+            "sort" => {
+                q.sort = Some(match v.strip_prefix('-') {
+                    Some(f) => (f.to_string(), true),
+                    None => (v.clone(), false),
+                })
+            }
+            "fields" => {
+                q.fields = v
+                    .split(',')
+                    .map(|f| f.trim().to_string())
+                    .filter(|f| !f.is_empty())
+                    .collect()
+            }
+            "limit" => {
+                q.limit = number("limit", v)?;
+                if !(1..=MAX_LIMIT).contains(&q.limit) {
+                    return Err(AppError::Domain(DomainError::Validation(vec![
+                        pubdata_core::FieldError::new("limit", "range")
+                            .with("min", 1)
+                            .with("max", MAX_LIMIT),
+                    ])));
+                }
+            }
+            "offset" => q.offset = number("offset", v)?,
+            "after" => q.after = Some(v.parse::<i64>().map_err(|_| field("after", "number"))?),
+            "format" => match v.as_str() {
+                "json" => csv = false,
+                "csv" => csv = true,
+                _ => return Err(field("format", "format")),
+            },
+            _ => match k.rsplit_once('.').and_then(|(f, op)| Op::parse(op).map(|op| (f, op))) {
+                Some((f, op)) => q.filters.push(Filter {
+                    field: f.to_string(),
+                    op,
+                    value: v.clone(),
+                }),
+                None => return Err(field(k, "unknown_parameter")),
+            },
+        }
+    }
+    Ok((q, csv))
+}
+
+/// The data API: rows of the resource's current data with typed filters, text search, sorting,
+/// field choice and paging, as JSON or CSV. Needs a logged-in session or an API token.
+#[utoipa::path(get, path = "/resources/{id}/rows", operation_id = "resource_rows", tag = "data", params(
+    ("id" = i64, Path),
+    ("q" = Option<String>, Query, description = "text any text field contains"),
+    ("sort" = Option<String>, Query, description = "a field; `-field` for descending"),
+    ("fields" = Option<String>, Query, description = "comma-separated fields to return"),
+    ("limit" = Option<u64>, Query, description = "1–10000, default 100"),
+    ("offset" = Option<u64>, Query, description = "rows to skip"),
+    ("after" = Option<i64>, Query, description = "keyset paging: `next_after` of the previous page"),
+    ("format" = Option<String>, Query, description = "json (default) or csv")),
+    responses((status = 200, body = RowsDto, description = "a page of rows; filters are `<field>.<op>=value` with op eq, in, gt, gte, lt, lte, prefix"),
+    (status = 401, body = ErrorBody, description = "not logged in"),
+    (status = 404, body = ErrorBody, description = "no such resource, or no loaded data"),
+    (status = 422, body = ErrorBody, description = "unknown field or parameter, or a value that does not fit its field")))]
+pub async fn rows(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> AppResult<axum::response::Response> {
+    let (query, csv) = rows_query(&params)?;
+    let result = pubdata_service::data_api::rows(&app.store, &ctx.caller, id, &query).await?;
+    if csv {
+        let mut out = String::new();
+        let line = |cells: Vec<&str>| {
+            cells
+                .iter()
+                .map(|c| {
+                    if c.contains([',', '"', '\n', '\r']) {
+                        format!("\"{}\"", c.replace('"', "\"\""))
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        out.push_str(&line(result.fields.iter().map(String::as_str).collect()));
+        out.push('\n');
+        for r in &result.rows {
+            out.push_str(&line(r.iter().map(|c| c.as_deref().unwrap_or("")).collect()));
+            out.push('\n');
+        }
+        return Ok(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response());
+    }
+    let records = result
+        .rows
+        .iter()
+        .map(|r| {
+            result
+                .fields
+                .iter()
+                .zip(r)
+                .map(|(f, v)| {
+                    (
+                        f.clone(),
+                        v.clone().map_or(serde_json::Value::Null, serde_json::Value::String),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let dto = RowsDto {
+        fields: result.fields,
+        records,
+        total: result.total,
+        limit: query.limit,
+        offset: query.offset,
+        next_after: result.next_after,
+    };
+    Ok(Json(dto).into_response())
+}

@@ -21,6 +21,8 @@
 //! inside `tokio::task::spawn_blocking`), never directly on an async task.
 
 mod convert;
+mod query;
+pub use query::{DatastoreQuery, Filter, Op, QueryResult, MAX_LIMIT};
 mod postgres;
 mod sqlite;
 

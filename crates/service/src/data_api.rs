@@ -1,0 +1,25 @@
+//! The data API over the datastore: rows of a resource's current data for logged-in callers.
+//! Grants and AppKeys (issue 5) will narrow who may read what; the check lives here.
+
+use pubdata_core::DomainError;
+use pubdata_store::datastore::{DatastoreQuery, QueryResult};
+
+use crate::{resources, Caller, Result, Store};
+
+/// Rows of the resource's current data (its newest ingested file) under the query.
+pub async fn rows(store: &Store, caller: &Caller, resource_id: i64, query: &DatastoreQuery) -> Result<QueryResult> {
+    if !caller.actor.is_authenticated() {
+        return Err(DomainError::Unauthenticated {
+            reason: "login_required",
+        }
+        .into());
+    }
+    resources::get(store, caller, resource_id).await?;
+    let dists = store.distributions(resource_id).await?;
+    let table = dists
+        .iter()
+        .find(|d| d.kind == "file" && d.state == "ready")
+        .and_then(|d| d.datastore_table.clone())
+        .ok_or(DomainError::NotFound { what: "datastore" })?;
+    store.query_datastore(&table, query).await
+}

@@ -1,0 +1,279 @@
+//! Reading a datastore table as the data API asks: typed filters, a text search, sorting, a
+//! choice of fields, and offset or keyset paging. Field names are looked up in the column map,
+//! never put into SQL; every value is bound and cast to its column's type.
+
+use pubdata_core::{DomainError, FieldError};
+use sqlx::Row;
+
+use super::convert::{self, Kind};
+use super::{check_table, quote, DatastoreColumn};
+use crate::{Backend, Result, Store};
+
+/// How a filter compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    /// One of several values, comma-separated.
+    In,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    /// Text starting with the value.
+    Prefix,
+}
+
+impl Op {
+    pub fn parse(s: &str) -> Option<Op> {
+        Some(match s {
+            "eq" => Op::Eq,
+            "in" => Op::In,
+            "gt" => Op::Gt,
+            "gte" => Op::Gte,
+            "lt" => Op::Lt,
+            "lte" => Op::Lte,
+            "prefix" => Op::Prefix,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    pub field: String,
+    pub op: Op,
+    pub value: String,
+}
+
+/// The largest page the data API returns.
+pub const MAX_LIMIT: u64 = 10_000;
+
+#[derive(Debug, Clone, Default)]
+pub struct DatastoreQuery {
+    pub filters: Vec<Filter>,
+    /// Text that any text field contains.
+    pub q: Option<String>,
+    /// A field to sort by, and whether descending; file order otherwise.
+    pub sort: Option<(String, bool)>,
+    /// The fields to return; all when empty.
+    pub fields: Vec<String>,
+    pub limit: u64,
+    pub offset: u64,
+    /// Keyset paging in file order: rows after this row number (from a previous `next_after`).
+    pub after: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryResult {
+    pub fields: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+    /// Rows matching the filters, whatever the page.
+    pub total: u64,
+    /// Pass as `after` for the next page (file order only), when there may be one.
+    pub next_after: Option<i64>,
+}
+
+fn bad(field: String, code: &str) -> DomainError {
+    DomainError::Validation(vec![FieldError::new(&field, code)])
+}
+
+/// The value as its column stores it, or a field error naming what was expected.
+fn normalise(c: &DatastoreColumn, param: &str, value: &str) -> std::result::Result<String, DomainError> {
+    let kind = Kind::of(c.field_type);
+    let v = match kind {
+        Kind::Integer => convert::integer(value).map(|i| i.to_string()),
+        Kind::Decimal => convert::decimal(value).map(str::to_string),
+        Kind::Boolean => convert::boolean(value).map(|b| if b { "1" } else { "0" }.to_string()),
+        Kind::Date => convert::date(value),
+        Kind::Datetime => convert::datetime(value),
+        Kind::Text => Some(value.to_string()),
+    };
+    v.ok_or_else(|| {
+        DomainError::Validation(vec![
+            FieldError::new(param, "filter_value").with("type", c.field_type.as_str())
+        ])
+    })
+}
+
+struct Sql {
+    backend: Backend,
+    binds: Vec<String>,
+}
+
+impl Sql {
+    /// A bound parameter cast to the column's type.
+    fn param(&mut self, kind: Kind, value: String) -> String {
+        self.binds.push(value);
+        let n = self.binds.len();
+        match (self.backend, kind) {
+            (Backend::Postgres, Kind::Boolean) => format!("(CAST(${n} AS INTEGER) = 1)"),
+            (Backend::Postgres, k) => format!("CAST(${n} AS {})", k.postgres_type()),
+            (Backend::Sqlite, Kind::Integer | Kind::Boolean) => format!("CAST(${n} AS INTEGER)"),
+            (Backend::Sqlite, Kind::Decimal) => format!("CAST(${n} AS REAL)"),
+            (Backend::Sqlite, _) => format!("${n}"),
+        }
+    }
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+impl Store {
+    /// One page of a datastore table under the query, with the total that matches.
+    pub async fn query_datastore(&self, table: &str, query: &DatastoreQuery) -> Result<QueryResult> {
+        check_table(table)?;
+        let columns = self.datastore_columns(table).await?;
+        let by_name = |name: &str, param: String| {
+            columns
+                .iter()
+                .find(|c| c.name == name)
+                .ok_or_else(|| bad(param, "unknown_field"))
+        };
+        let mut sql = Sql {
+            backend: self.backend,
+            binds: Vec::new(),
+        };
+        let mut wheres = Vec::new();
+        for f in &query.filters {
+            let param = format!("{}.{}", f.field, format!("{:?}", f.op).to_lowercase());
+            let c = by_name(&f.field, param.clone())?;
+            let col = quote(&c.column);
+            let kind = Kind::of(c.field_type);
+            let cond = match f.op {
+                Op::Prefix if kind != Kind::Text => return Err(bad(param, "prefix_text_only").into()),
+                Op::Prefix => {
+                    let p = sql.param(Kind::Text, format!("{}%", like_escape(&f.value)));
+                    format!("{col} LIKE {p} ESCAPE '\\'")
+                }
+                Op::In => {
+                    let values: Vec<&str> = f.value.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
+                    if values.is_empty() || values.len() > 100 {
+                        return Err(bad(param, "in_values").into());
+                    }
+                    let mut ps = Vec::new();
+                    for v in values {
+                        let v = normalise(c, &param, v)?;
+                        ps.push(sql.param(kind, v));
+                    }
+                    format!("{col} IN ({})", ps.join(", "))
+                }
+                op => {
+                    let v = normalise(c, &param, &f.value)?;
+                    let p = sql.param(kind, v);
+                    let sym = match op {
+                        Op::Gt => ">",
+                        Op::Gte => ">=",
+                        Op::Lt => "<",
+                        Op::Lte => "<=",
+                        _ => "=",
+                    };
+                    format!("{col} {sym} {p}")
+                }
+            };
+            wheres.push(cond);
+        }
+        if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            let text: Vec<&DatastoreColumn> = columns
+                .iter()
+                .filter(|c| Kind::of(c.field_type) == Kind::Text)
+                .collect();
+            if !text.is_empty() {
+                let p = sql.param(Kind::Text, format!("%{}%", like_escape(q)));
+                let any: Vec<String> = text
+                    .iter()
+                    .map(|c| format!("{} LIKE {p} ESCAPE '\\'", quote(&c.column)))
+                    .collect();
+                wheres.push(format!("({})", any.join(" OR ")));
+            }
+        }
+        let selected: Vec<&DatastoreColumn> = if query.fields.is_empty() {
+            columns.iter().collect()
+        } else {
+            query
+                .fields
+                .iter()
+                .map(|f| by_name(f, "fields".into()))
+                .collect::<std::result::Result<_, _>>()?
+        };
+        let order = match &query.sort {
+            Some((name, desc)) => {
+                let c = by_name(name, "sort".into())?;
+                format!("{} {}, \"_row\"", quote(&c.column), if *desc { "DESC" } else { "ASC" })
+            }
+            None => "\"_row\"".to_string(),
+        };
+        if query.after.is_some() && query.sort.is_some() {
+            return Err(bad("after".into(), "after_with_sort").into());
+        }
+        let limit = query.limit.clamp(1, MAX_LIMIT);
+        let filter_sql = if wheres.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", wheres.join(" AND "))
+        };
+        let total_sql = format!("SELECT COUNT(*) FROM {} {filter_sql}", quote(table));
+        let mut count = sqlx::query_scalar::<_, i64>(&total_sql);
+        for b in &sql.binds {
+            count = count.bind(b.clone());
+        }
+        let total = count.fetch_one(&self.read).await?.max(0) as u64;
+
+        let mut page_wheres = wheres.clone();
+        if let Some(after) = query.after {
+            sql.binds.push(after.to_string());
+            page_wheres.push(format!("\"_row\" > CAST(${} AS BIGINT)", sql.binds.len()));
+        }
+        let page_filter = if page_wheres.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", page_wheres.join(" AND "))
+        };
+        let exprs: Vec<String> = selected
+            .iter()
+            .map(|c| {
+                let q = quote(&c.column);
+                match c.field_type {
+                    pubdata_core::field::FieldType::Boolean => {
+                        format!("CASE WHEN {q} THEN 'true' WHEN NOT {q} THEN 'false' END")
+                    }
+                    _ => format!("CAST({q} AS TEXT)"),
+                }
+            })
+            .collect();
+        let offset = if query.after.is_some() { 0 } else { query.offset };
+        let page_sql = format!(
+            "SELECT \"_row\", {} FROM {} {page_filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+            if exprs.is_empty() {
+                "NULL".to_string()
+            } else {
+                exprs.join(", ")
+            },
+            quote(table),
+        );
+        let mut page = sqlx::query(&page_sql);
+        for b in &sql.binds {
+            page = page.bind(b.clone());
+        }
+        let raw = page.fetch_all(&self.read).await?;
+        let mut last_row = None;
+        let mut rows = Vec::with_capacity(raw.len());
+        for r in &raw {
+            last_row = Some(r.try_get::<i64, _>(0)?);
+            rows.push(
+                (1..=selected.len())
+                    .map(|i| r.try_get::<Option<String>, _>(i))
+                    .collect::<std::result::Result<Vec<_>, _>>()?,
+            );
+        }
+        let next_after = (query.sort.is_none() && rows.len() as u64 == limit)
+            .then_some(last_row)
+            .flatten();
+        Ok(QueryResult {
+            fields: selected.iter().map(|c| c.name.clone()).collect(),
+            rows,
+            total,
+            next_after,
+        })
+    }
+}
