@@ -16,9 +16,7 @@ pub async fn rows(store: &Store, caller: &Caller, resource_id: i64, query: &Data
     }
     resources::get(store, caller, resource_id).await?;
     let dists = store.distributions(resource_id).await?;
-    let table = dists
-        .iter()
-        .find(|d| d.kind == "file" && d.state == "ready")
+    let table = crate::ingest::current_file(&dists)
         .and_then(|d| d.datastore_table.clone())
         .ok_or(DomainError::NotFound { what: "datastore" })?;
     store.query_datastore(&table, query).await

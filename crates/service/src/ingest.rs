@@ -96,17 +96,7 @@ pub async fn add_api(store: &Store, caller: &Caller, resource_id: i64, api: &New
             .await?
             .ok_or(DomainError::NotFound { what: "resource" })?,
     )?;
-    let c = resource::Caller::of(&caller.actor, r.row.provider_org_id);
-    if !(c.owner_editor || c.owner_manager) {
-        return Err(DomainError::NotFound { what: "resource" }.into());
-    }
-    if r.status.awaits_review() || r.status.state == ResourceState::Deleted {
-        return Err(DomainError::InvalidTransition {
-            from: r.status.key(),
-            action: "add_distribution".into(),
-        }
-        .into());
-    }
+    may_change_data(caller, &r, "resource", "add_distribution")?;
     let params_json = json!(params
         .iter()
         .map(|(n, d)| json!({"name": n, "description": d}))
@@ -130,6 +120,29 @@ pub async fn add_api(store: &Store, caller: &Caller, resource_id: i64, api: &New
     tx.audit(e).await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// Only the owning provider's editors and managers change a resource's data, and not while it is
+/// under review or deleted. Others are told the object does not exist.
+fn may_change_data(caller: &Caller, r: &crate::resources::Resource, what: &'static str, action: &str) -> Result<()> {
+    let c = resource::Caller::of(&caller.actor, r.row.provider_org_id);
+    if !(c.owner_editor || c.owner_manager) {
+        return Err(DomainError::NotFound { what }.into());
+    }
+    if r.status.awaits_review() || r.status.state == ResourceState::Deleted {
+        return Err(DomainError::InvalidTransition {
+            from: r.status.key(),
+            action: action.into(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// The resource's current data: its newest successfully ingested file (earlier ones are
+/// superseded when it is published).
+pub fn current_file(dists: &[DistributionRow]) -> Option<&DistributionRow> {
+    dists.iter().find(|d| d.kind == "file" && d.state == "ready")
 }
 
 /// An accepted upload waiting for its bytes: where they go and for which resource.
@@ -172,17 +185,7 @@ pub async fn begin_upload(store: &Store, caller: &Caller, resource_id: i64, file
             .await?
             .ok_or(DomainError::NotFound { what: "resource" })?,
     )?;
-    let c = resource::Caller::of(&caller.actor, r.row.provider_org_id);
-    if !(c.owner_editor || c.owner_manager) {
-        return Err(DomainError::NotFound { what: "resource" }.into());
-    }
-    if r.status.awaits_review() || r.status.state == ResourceState::Deleted {
-        return Err(DomainError::InvalidTransition {
-            from: r.status.key(),
-            action: "add_distribution".into(),
-        }
-        .into());
-    }
+    may_change_data(caller, &r, "resource", "add_distribution")?;
     if store
         .distributions(resource_id)
         .await?
@@ -282,17 +285,7 @@ pub async fn set_privacy(
             .await?
             .ok_or(DomainError::NotFound { what: "resource" })?,
     )?;
-    let c = resource::Caller::of(&caller.actor, r.row.provider_org_id);
-    if !(c.owner_editor || c.owner_manager) {
-        return Err(DomainError::NotFound { what: "distribution" }.into());
-    }
-    if r.status.awaits_review() {
-        return Err(DomainError::InvalidTransition {
-            from: r.status.key(),
-            action: "set_privacy".into(),
-        }
-        .into());
-    }
+    may_change_data(caller, &r, "distribution", "set_privacy")?;
     if d.kind != "file" || !matches!(d.state.as_str(), "ready" | "failed") {
         return Err(DomainError::Conflict {
             code: "ingest_in_progress",

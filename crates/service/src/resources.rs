@@ -388,7 +388,7 @@ pub async fn decide(store: &Store, caller: &Caller, id: i64, decision: Decision)
             .await?;
         // The newest ingested file becomes the data online; earlier versions stay listed.
         let dists = store.distributions(id).await?;
-        if let Some(newest) = dists.iter().find(|d| d.kind == "file" && d.state == "ready") {
+        if let Some(newest) = crate::ingest::current_file(&dists) {
             tx.supersede_distributions(id, newest.id).await?;
         }
     }

@@ -147,14 +147,11 @@ impl Store {
 
     /// The newest events, optionally only those about one object.
     pub async fn recent_audit(&self, limit: i64, object: Option<(&str, &str)>) -> Result<Vec<AuditRow>> {
-        let (filter, ty, id) = match object {
-            Some((t, i)) => ("WHERE object_type = $2 AND object_id = $3", t, i),
-            None => ("WHERE $2 = $2 AND $3 = $3", "", ""),
-        };
-        let rows = sqlx::query(&format!(
+        let (ty, id) = object.unwrap_or(("", ""));
+        let rows = sqlx::query(
             "SELECT seq, at, actor, action, object_type, object_id, before_state, after_state, client_ip \
-             FROM audit_events {filter} ORDER BY seq DESC LIMIT $1"
-        ))
+             FROM audit_events WHERE ($2 = '' OR (object_type = $2 AND object_id = $3)) ORDER BY seq DESC LIMIT $1",
+        )
         .bind(limit)
         .bind(ty)
         .bind(id)

@@ -80,12 +80,14 @@ fn membership_row(r: &AnyRow) -> Result<(i64, MembershipRow)> {
 const MEMBERSHIPS: &str = "SELECT m.user_id, m.org_id, o.name AS org_name, o.kind AS org_kind, m.role \
     FROM memberships m LEFT JOIN organisations o ON o.id = m.org_id";
 
-/// Fills each user's memberships from one query over all of them.
+/// Fills each user's memberships from one query over all of them (indexed by user, so a long
+/// user list costs one pass, not one search per membership).
 fn attach(users: &mut [UserRow], rows: Vec<AnyRow>) -> Result<()> {
+    let index: std::collections::HashMap<i64, usize> = users.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
     for r in &rows {
         let (user_id, m) = membership_row(r)?;
-        if let Some(u) = users.iter_mut().find(|u| u.id == user_id) {
-            u.memberships.push(m);
+        if let Some(&i) = index.get(&user_id) {
+            users[i].memberships.push(m);
         }
     }
     for u in users {
@@ -252,15 +254,13 @@ impl Store {
 
     /// Users, optionally only the members of one organisation, by login.
     pub async fn list_users(&self, org_id: Option<i64>) -> Result<Vec<UserRow>> {
-        let filter = if org_id.is_some() {
-            "WHERE id IN (SELECT user_id FROM memberships WHERE org_id = $1)"
-        } else {
-            "WHERE $1 IS NULL OR $1 IS NOT NULL"
-        };
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users {filter} ORDER BY login"))
-            .bind(org_id)
-            .fetch_all(self.reader())
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM users WHERE ($1 = 0 OR id IN (SELECT user_id FROM memberships WHERE org_id = $1)) \
+             ORDER BY login"
+        ))
+        .bind(org_id.unwrap_or(0))
+        .fetch_all(self.reader())
+        .await?;
         let mut users = rows.iter().map(user_row).collect::<Result<Vec<_>>>()?;
         let ms = sqlx::query(MEMBERSHIPS).fetch_all(self.reader()).await?;
         attach(&mut users, ms)?;
