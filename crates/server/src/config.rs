@@ -33,6 +33,13 @@ pub struct Config {
     /// Extra holidays and make-up working days beyond the shipped 2025–2026 arrangements, one per
     /// line: `2027-01-01 holiday 元旦`, `2027-02-07 workday`, ranges `2027-10-01..2027-10-07 holiday`.
     pub holidays_file: Option<PathBuf>,
+    /// The portal's public address, e.g. `https://data.example.gov.cn` (`PUBDATA_PUBLIC_URL`):
+    /// the base of the identifiers in DCAT, CKAN and data-package output. When unset, the
+    /// request's `Host` is used.
+    pub public_url: Option<String>,
+    /// Let anonymous visitors download unconditional (无条件开放) data
+    /// (`PUBDATA_OPEN_DOWNLOADS`). Off by default: §5.4.4a asks for a logged-in consumer.
+    pub open_downloads: bool,
 }
 
 impl Default for Config {
@@ -53,6 +60,8 @@ impl Default for Config {
             login_throttle_minutes: auth.throttle_window_secs / 60,
             regions_dir: PathBuf::from("../shared/data"),
             holidays_file: None,
+            public_url: None,
+            open_downloads: false,
         }
     }
 }
@@ -101,6 +110,12 @@ impl Config {
         }
         if let Some(v) = get("PUBDATA_REGIONS_DIR") {
             self.regions_dir = v.into();
+        }
+        if let Some(v) = get("PUBDATA_PUBLIC_URL") {
+            self.public_url = Some(v.trim_end_matches('/').to_string());
+        }
+        if let Some(v) = get("PUBDATA_OPEN_DOWNLOADS") {
+            self.open_downloads = parse("PUBDATA_OPEN_DOWNLOADS", v)?;
         }
         if let Some(v) = get("PUBDATA_MAX_BODY_BYTES") {
             self.max_body_bytes = parse("PUBDATA_MAX_BODY_BYTES", v)?;

@@ -2,10 +2,12 @@
 //! `/healthz` and `/metrics`. Handlers parse, call a service, and render.
 
 pub mod api;
+mod ckan;
 pub mod config;
 mod ctx;
 pub mod error;
 pub mod i18n;
+mod linked;
 mod metrics;
 pub mod web;
 
@@ -84,6 +86,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(web::routes())
         .nest("/api/v1", api::routes())
+        .merge(ckan::routes())
+        .merge(linked::routes())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .layer(middleware::from_fn_with_state(state.clone(), ctx::context))
