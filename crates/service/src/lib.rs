@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod data_api;
+pub mod download;
 pub mod ingest;
 pub mod ingest_job;
 pub mod jobs;
