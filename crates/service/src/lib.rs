@@ -11,6 +11,7 @@ pub mod ingest_job;
 pub mod jobs;
 pub mod notices;
 pub mod plans;
+pub mod published;
 pub mod regions;
 pub mod resources;
 mod secret;
