@@ -15,7 +15,7 @@ use pubdata_core::resource::ReviewChecklist;
 use pubdata_core::user::NewUser;
 use pubdata_server::{AppState, Config};
 use pubdata_service::accounts::{self, actor_for, NewStaff, Registration};
-use pubdata_service::ingest::{self, UploadInfo, INGEST_JOB};
+use pubdata_service::ingest::{self, NewApi, UploadInfo, INGEST_JOB};
 use pubdata_service::jobs::Worker;
 use pubdata_service::resources::{self, Decision};
 use pubdata_service::{ingest_job, plans, Caller, Store};
@@ -356,6 +356,139 @@ async fn seed_data(store: &Store, config: &Config) -> anyhow::Result<()> {
     )
     .await?;
     resources::submit(store, &editor, id, &calendar).await?;
+    seed_catalogue(store, &config.regions_dir, &files, &worker, &reviewer).await
+}
+
+/// More published resources, so the catalogue has something to search, facet and harvest:
+/// several providers, domains, formats and both open types, all from the real region files.
+async fn seed_catalogue(
+    store: &Store,
+    regions: &Path,
+    files: &FileStore,
+    worker: &Worker,
+    reviewer: &Caller,
+) -> anyhow::Result<()> {
+    let calendar = &WorkCalendar::official();
+    let publish = |who: Caller, meta: NewResourceMeta, data: Option<PathBuf>, api: Option<NewApi>| async move {
+        let provider = who.actor.memberships[0].org_id.context("editor without organisation")?;
+        let id = resources::create(store, &who, provider, &meta, None).await?;
+        if let Some(path) = data {
+            upload_and_ingest(store, files, worker, &who, id, &path).await?;
+        }
+        if let Some(api) = api {
+            ingest::add_api(store, &who, id, &api).await?;
+        }
+        resources::submit(store, &who, id, calendar).await?;
+        resources::decide(store, reviewer, id, Decision::Approve(ReviewChecklist::passed())).await?;
+        anyhow::Ok(id)
+    };
+    let transport = caller(store, "prov.editor").await?;
+    let mut provinces = full_meta(
+        "全国省级行政区划代码",
+        "国家统计局 2023 年统计用区划代码中的省级行政区划（省、自治区、直辖市）代码和名称，可作为各类数据的地区编码对照表。",
+        &[("code", "区划代码", "code"), ("name", "名称", "string")],
+    );
+    provinces.title_en = "Province-level administrative division codes".into();
+    provinces.domain = "institutions".into();
+    provinces.tags = vec!["行政区划".into(), "省份".into(), "地区编码".into()];
+    provinces.spatial = "510000".into();
+    publish(transport.clone(), provinces, Some(regions.join("provinces.csv")), None).await?;
+
+    let mut cities = full_meta(
+        "全国地级行政区划代码",
+        "国家统计局 2023 年统计用区划代码中的地级行政区划（地级市、地区、自治州、盟）代码、名称和所属省级代码。",
+        &[
+            ("code", "区划代码", "code"),
+            ("name", "名称", "string"),
+            ("provinceCode", "省级代码", "code"),
+        ],
+    );
+    cities.title_en = "Prefecture-level administrative division codes".into();
+    cities.tags = vec!["行政区划".into(), "地级市".into()];
+    publish(transport.clone(), cities, Some(regions.join("cities.csv")), None).await?;
+
+    let mut traffic = full_meta(
+        "公路路况实时查询接口",
+        "提供全省高速公路和普通国省道的实时路况、交通管制和施工信息查询，数据每五分钟更新一次。",
+        &[],
+    );
+    traffic.domain = "transport".into();
+    traffic.update_frequency = "realtime".into();
+    traffic.tags = vec!["路况".into(), "交通管制".into(), "高速公路".into()];
+    traffic.temporal_from = "2024-01-01".into();
+    let api = NewApi {
+        title: "实时路况接口".into(),
+        url: "https://example.gov.cn/api/traffic/conditions".into(),
+        method: "GET".into(),
+        params: "road: 道路编号，如 G5\nregion: 区划代码".into(),
+        doc: "返回 JSON：道路、路段、拥堵等级、管制信息、更新时间。".into(),
+        change_note: String::new(),
+    };
+    publish(transport, traffic, None, Some(api)).await?;
+
+    let env = caller(store, "env.editor").await?;
+    let mut air = full_meta(
+        "空气质量自动监测站点实时数据接口",
+        "全省环境空气质量自动监测站点的 PM2.5、PM10、二氧化硫、二氧化氮、臭氧、一氧化碳小时浓度和空气质量指数（AQI）。",
+        &[],
+    );
+    air.domain = "resources_environment".into();
+    air.update_frequency = "realtime".into();
+    air.tags = vec!["空气质量".into(), "环境监测".into(), "AQI".into()];
+    air.temporal_from = "2024-01-01".into();
+    air.title_en = "Real-time air quality monitoring stations API".into();
+    let api = NewApi {
+        title: "空气质量小时数据接口".into(),
+        url: "https://example.gov.cn/api/env/air-quality".into(),
+        method: "GET".into(),
+        params: "station: 站点编号\ndate: 日期，YYYY-MM-DD".into(),
+        doc: "返回 JSON：站点、时间、各污染物浓度和 AQI。".into(),
+        change_note: String::new(),
+    };
+    publish(env, air, None, Some(api)).await?;
+
+    // Conditional data: Chengdu's villages and communities, which a consumer must apply for.
+    let health = caller(store, "health.editor").await?;
+    let villages = regions.join("villages.csv.gz");
+    if villages.is_file() {
+        let path = std::env::temp_dir().join(format!("pubdata-demo-villages-{}.csv", std::process::id()));
+        write_chengdu_villages(&villages, &path)?;
+        let mut meta = full_meta(
+            "成都市村（社区）级区划代码",
+            "成都市各区（市）县所辖村民委员会和社区居民委员会的统计用区划代码、名称及所属乡镇（街道）代码，用于基层医疗卫生机构服务范围划分。",
+            &[
+                ("code", "区划代码", "code"),
+                ("name", "名称", "string"),
+                ("streetCode", "乡镇（街道）代码", "code"),
+                ("provinceCode", "省级代码", "code"),
+                ("cityCode", "地级代码", "code"),
+                ("areaCode", "县级代码", "code"),
+            ],
+        );
+        meta.open_type = "conditional".into();
+        meta.open_conditions = "仅限用于公共卫生服务和学术研究，需说明使用目的并签署数据安全承诺书。".into();
+        meta.domain = "health".into();
+        meta.spatial = "510100".into();
+        meta.tags = vec!["社区".into(), "村委会".into(), "基层医疗".into()];
+        let published = publish(health, meta, Some(path.clone()), None).await;
+        let _ = std::fs::remove_file(&path);
+        published?;
+    }
+    Ok(())
+}
+
+/// Writes the rows of Chengdu (city code 5101) from the national village file as a CSV.
+fn write_chengdu_villages(from: &Path, to: &Path) -> anyhow::Result<()> {
+    use std::io::{BufRead, Write};
+    let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(std::fs::File::open(from)?));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(to)?);
+    for (i, line) in reader.lines().enumerate() {
+        let line = line?;
+        if i == 0 || line.starts_with("5101") {
+            writeln!(out, "{line}")?;
+        }
+    }
+    out.flush()?;
     Ok(())
 }
 

@@ -69,6 +69,9 @@ enum Command {
     /// The region table (行政区划).
     #[command(subcommand)]
     Regions(RegionsCommand),
+    /// Rebuild this node's search index from the database (`data_dir/search`). Safe at any
+    /// time: searches keep the old index until the new one is committed.
+    Reindex,
     /// Write a consistent online snapshot of the SQLite database.
     Backup {
         #[arg(long)]
@@ -324,6 +327,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ));
             }
             load_regions(&store, &dir).await?;
+        }
+        Command::Reindex => {
+            let store = open_store(&config).await?;
+            let dir = config.data_dir.join("search");
+            let index =
+                pubdata_search::Index::open(&dir).with_context(|| format!("cannot open {}", dir.display()))?;
+            let started = std::time::Instant::now();
+            let n = pubdata_service::catalogue::Catalogue::new(index).rebuild(&store).await?;
+            println!(
+                "search index rebuilt: {n} published resources in {:.1}s ({})",
+                started.elapsed().as_secs_f64(),
+                dir.display()
+            );
         }
         Command::Backup { to } => {
             let store = open_store(&config).await?;

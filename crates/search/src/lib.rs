@@ -1,9 +1,23 @@
 //! The catalogue's search index (检索): a tantivy index derived from the store and rebuildable
 //! at any time. It knows nothing of the store; callers hand it [`Doc`]s and [`Query`]s.
 
+mod analysis;
+mod collect;
+mod highlight;
+mod index;
+mod query;
+mod schema;
+mod search;
+
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
+
+pub use index::VERSION_FILE;
+pub use query::MAX_TEXT_CHARS;
+pub use schema::SCHEMA_VERSION;
+pub use search::{MAX_LIMIT, MAX_WINDOW};
 
 /// What the index holds of one published resource.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -195,65 +209,90 @@ pub type Result<T, E = SearchError> = std::result::Result<T, E>;
 /// The index. Cheap to clone; clones share the same index. Searches run concurrently with one
 /// writer.
 #[derive(Clone)]
-pub struct Index {}
+pub struct Index {
+    inner: Arc<index::Shared>,
+}
 
 impl Index {
     /// Opens the index in `dir`, creating it (empty) when absent or when it was built with
-    /// another schema version.
+    /// another schema version; [`Index::was_reset`] then tells the caller to rebuild it.
     pub fn open(dir: &Path) -> Result<Index> {
-        let _ = dir;
-        todo!()
+        Ok(Index {
+            inner: Arc::new(index::Shared::open(dir)?),
+        })
     }
 
     /// An index in memory, for tests.
     pub fn in_memory() -> Result<Index> {
-        todo!()
+        Ok(Index {
+            inner: Arc::new(index::Shared::in_memory()?),
+        })
     }
 
     pub fn search(&self, query: &Query) -> Result<Results> {
-        let _ = query;
-        todo!()
+        self.inner.search(query)
     }
 
-    /// The writer. Only one exists at a time; a second call waits or errs.
+    /// The writer. Only one exists at a time; a second call waits for the first to be committed
+    /// or dropped (up to 30 s, then errs).
     pub fn writer(&self) -> Result<Writer> {
-        todo!()
+        index::Shared::writer(&self.inner, index::WRITER_WAIT).map(Writer)
+    }
+
+    /// The writer if no other is open, else [`SearchError::Index`] at once.
+    pub fn try_writer(&self) -> Result<Writer> {
+        index::Shared::writer(&self.inner, std::time::Duration::ZERO).map(Writer)
     }
 
     /// The catalogue change sequence number the last commit recorded (0 for a new index).
     pub fn applied_seq(&self) -> i64 {
-        todo!()
+        self.inner.applied_seq()
+    }
+
+    /// True when [`Index::open`] found an index of another schema version (or an unreadable one)
+    /// and replaced it with an empty one: the caller must rebuild it from the store.
+    pub fn was_reset(&self) -> bool {
+        self.inner.was_reset
     }
 
     /// Documents visible to searches.
     pub fn num_docs(&self) -> u64 {
-        todo!()
+        self.inner.num_docs()
+    }
+
+    /// Picks up commits made by another process on the same directory. Commits made through this
+    /// index are visible without it.
+    pub fn reload(&self) -> Result<()> {
+        self.inner.reload()
     }
 }
 
-/// Changes made to the index, visible to searches after [`Writer::commit`].
-pub struct Writer {}
+/// Changes made to the index, visible to searches after [`Writer::commit`]. Dropping it
+/// without a commit discards the changes.
+pub struct Writer(index::WriterGuard);
 
 impl Writer {
     /// Adds the document, replacing any with the same id.
     pub fn upsert(&mut self, doc: &Doc) -> Result<()> {
-        let _ = doc;
-        todo!()
+        self.0.upsert(doc)
+    }
+
+    /// [`Writer::upsert`] for many documents (a rebuild).
+    pub fn upsert_many<'a>(&mut self, docs: impl IntoIterator<Item = &'a Doc>) -> Result<()> {
+        docs.into_iter().try_for_each(|doc| self.0.upsert(doc))
     }
 
     pub fn delete(&mut self, id: i64) -> Result<()> {
-        let _ = id;
-        todo!()
+        self.0.delete(id)
     }
 
     /// Removes every document (before a full rebuild).
     pub fn clear(&mut self) -> Result<()> {
-        todo!()
+        self.0.clear()
     }
 
     /// Makes the changes visible and records `seq` as the applied change sequence number.
-    pub fn commit(self, seq: i64) -> Result<()> {
-        let _ = seq;
-        todo!()
+    pub fn commit(mut self, seq: i64) -> Result<()> {
+        self.0.commit(seq)
     }
 }

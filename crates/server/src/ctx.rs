@@ -142,8 +142,8 @@ async fn resolve_caller(app: &AppState, parts: &Parts) -> Result<Resolved, AppEr
         clear_session: false,
     };
     let auth = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    if let Some(secret) = auth.and_then(|a| a.strip_prefix("Bearer ")) {
-        r.user = Some(resolve_token(&app.store, secret.trim()).await?);
+    if let Some(secret) = auth.and_then(api_token) {
+        r.user = Some(resolve_token(&app.store, secret).await?);
         r.bearer = true;
         return Ok(r);
     }
@@ -163,6 +163,16 @@ async fn resolve_caller(app: &AppState, parts: &Parts) -> Result<Resolved, AppEr
         Err(e) => return Err(e.into()),
     }
     Ok(r)
+}
+
+/// The API token of an `Authorization` header: `Bearer <token>`, or the bare token as CKAN
+/// clients (ckanapi) send it.
+fn api_token(value: &str) -> Option<&str> {
+    let value = value.trim();
+    match value.strip_prefix("Bearer ") {
+        Some(secret) => Some(secret.trim()),
+        None => value.starts_with(pubdata_service::auth::TOKEN_PREFIX).then_some(value),
+    }
 }
 
 /// Reads `_csrf` from a url-encoded body (re-attaching the bytes), the header, or the query.
@@ -355,4 +365,20 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_come_with_bearer_or_bare_as_ckan_clients_send_them() {
+        assert_eq!(api_token("Bearer pdt_abc"), Some("pdt_abc"));
+        assert_eq!(api_token("Bearer  pdt_abc "), Some("pdt_abc"));
+        assert_eq!(api_token("pdt_abc"), Some("pdt_abc"));
+        assert_eq!(api_token(" pdt_abc\t"), Some("pdt_abc"));
+        assert_eq!(api_token("Basic dXNlcjpwYXNz"), None);
+        assert_eq!(api_token("something-else"), None);
+        assert_eq!(api_token(""), None);
+    }
 }

@@ -35,6 +35,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub auth: Arc<AuthSettings>,
     pub templates: Arc<minijinja::Environment<'static>>,
+    /// This node's search index (`data_dir/search`), following the catalogue change log.
+    pub search: pubdata_search::Index,
+    pub catalogue: pubdata_service::catalogue::Catalogue,
     metrics: Arc<metrics::Metrics>,
 }
 
@@ -42,9 +45,14 @@ impl AppState {
     pub fn new(store: Store, config: Config) -> anyhow::Result<Self> {
         let files = FileStore::local(&config.data_dir.join("files"))
             .map_err(|e| anyhow::anyhow!("cannot use {}: {e}", config.data_dir.join("files").display()))?;
+        let search_dir = config.data_dir.join("search");
+        let search = pubdata_search::Index::open(&search_dir)
+            .map_err(|e| anyhow::anyhow!("cannot use {}: {e}", search_dir.display()))?;
         Ok(AppState {
             store,
             files,
+            catalogue: pubdata_service::catalogue::Catalogue::new(search.clone()),
+            search,
             calendar: Arc::new(calendar(&config)?),
             auth: Arc::new(config.auth()),
             config: Arc::new(config),
@@ -145,6 +153,13 @@ pub async fn serve(state: AppState, addr: &str) -> anyhow::Result<()> {
             pubdata_service::ingest_job::handler(state.files.clone(), secret),
         );
     tokio::spawn(worker.run());
+    // Each node keeps its own index and follows the change log other nodes write to.
+    tokio::spawn(
+        state
+            .catalogue
+            .clone()
+            .follow(state.store.clone(), std::time::Duration::from_secs(2)),
+    );
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     Ok(())

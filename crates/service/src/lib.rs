@@ -4,6 +4,8 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod catalogue;
+pub mod ckan;
 pub mod data_api;
 pub mod download;
 pub mod ingest;

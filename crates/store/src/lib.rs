@@ -7,6 +7,7 @@
 
 mod audit;
 pub mod datastore;
+pub mod export;
 mod files;
 mod job;
 mod migrate;
@@ -25,7 +26,7 @@ pub use notice::NoticeRow;
 pub use org::OrgRow;
 pub use plan::{NewPlanItem, PlanItemRow, PlanRow};
 pub use region::RegionRow;
-pub use resource::{DistributionRow, NewDistribution, ResourceFilter, ResourceRow, ResourceStateChange, ReviewRow};
+pub use resource::{CatalogueChange, DistributionRow, NewDistribution, ResourceFilter, ResourceRow, ResourceStateChange, ReviewRow};
 pub use session::{ApiTokenRow, SessionRow};
 pub use user::{MembershipRow, UserRow};
 
@@ -245,4 +246,10 @@ pub(crate) fn conflict_on_unique(e: sqlx::Error, code: &'static str, field: &'st
 /// Decodes a 0/1 flag column.
 pub(crate) fn flag(v: i64) -> bool {
     v != 0
+}
+
+/// `$from, $from+1, …` for `n` values bound in order: an `IN (…)` list whose length, never its
+/// contents, comes from the caller.
+pub(crate) fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }

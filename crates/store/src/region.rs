@@ -66,6 +66,21 @@ impl Store {
         r.as_ref().map(row).transpose()
     }
 
+    /// The regions with these codes (unknown codes are left out), in no particular order.
+    pub async fn regions_by_codes(&self, codes: &[String]) -> Result<Vec<RegionRow>> {
+        if codes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = crate::placeholders(1, codes.len());
+        let sql = format!("SELECT {COLUMNS} FROM regions WHERE code IN ({marks})");
+        let mut q = sqlx::query(&sql);
+        for c in codes {
+            q = q.bind(c);
+        }
+        let rows = q.fetch_all(self.reader()).await?;
+        rows.iter().map(row).collect()
+    }
+
     /// The region and its ancestors, from the province down.
     pub async fn region_path(&self, code: &str) -> Result<Vec<RegionRow>> {
         let mut path = Vec::new();

@@ -437,6 +437,16 @@ impl Tx {
     }
 }
 
+/// One entry of the catalogue change log that search indexes follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogueChange {
+    pub seq: i64,
+    pub resource_id: i64,
+    pub change: String,
+    /// Milliseconds since the epoch, when the change was written (not committed).
+    pub at: i64,
+}
+
 /// Which resources to list.
 #[derive(Debug, Clone, Default)]
 pub struct ResourceFilter<'a> {
@@ -547,6 +557,96 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The newest catalogue change's sequence number (0 when there is none).
+    pub async fn catalogue_head(&self) -> Result<i64> {
+        let head: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM catalogue_changes")
+            .fetch_one(self.reader())
+            .await?;
+        Ok(head.unwrap_or(0))
+    }
+
+    /// Catalogue changes after `seq`, oldest first, with when each was written.
+    pub async fn catalogue_changes_after(&self, seq: i64, limit: i64) -> Result<Vec<CatalogueChange>> {
+        let rows = sqlx::query(
+            "SELECT seq, resource_id, change, at FROM catalogue_changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(seq)
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CatalogueChange {
+                    seq: r.try_get("seq")?,
+                    resource_id: r.try_get("resource_id")?,
+                    change: r.try_get("change")?,
+                    at: r.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Published resources with ids after `after_id`, in id order: a batch for a full reindex.
+    pub async fn published_after(&self, after_id: i64, limit: i64) -> Result<Vec<ResourceRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RESOURCE_COLUMNS} FROM {RESOURCE_FROM} WHERE r.state = 'published' AND r.id > $1 \
+             ORDER BY r.id LIMIT $2"
+        ))
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(resource_row).collect()
+    }
+
+    /// Distributions offered now (`ready`) of the resources with ids in `from..=to`.
+    pub async fn ready_distributions_between(&self, from: i64, to: i64) -> Result<Vec<DistributionRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {DIST_COLUMNS} FROM distributions WHERE resource_id BETWEEN $1 AND $2 AND state = 'ready' \
+             ORDER BY resource_id, version DESC"
+        ))
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(dist_row).collect()
+    }
+
+    /// The resources with these ids (unknown ids are left out), in no particular order.
+    pub async fn resources_by_ids(&self, ids: &[i64]) -> Result<Vec<ResourceRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {RESOURCE_COLUMNS} FROM {RESOURCE_FROM} WHERE r.id IN ({})",
+            crate::placeholders(1, ids.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        let rows = q.fetch_all(self.reader()).await?;
+        rows.iter().map(resource_row).collect()
+    }
+
+    /// Distributions offered now (`ready`) of the resources with these ids.
+    pub async fn ready_distributions_of(&self, ids: &[i64]) -> Result<Vec<DistributionRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {DIST_COLUMNS} FROM distributions WHERE state = 'ready' AND resource_id IN ({}) \
+             ORDER BY resource_id, version DESC",
+            crate::placeholders(1, ids.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        let rows = q.fetch_all(self.reader()).await?;
+        rows.iter().map(dist_row).collect()
     }
 
     /// Catalogue changes after `seq`, oldest first: `(seq, resource_id, change)`.

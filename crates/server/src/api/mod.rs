@@ -6,6 +6,7 @@ mod accounts;
 mod notices;
 mod regions;
 mod resources;
+pub(crate) mod search;
 mod tokens;
 
 use axum::extract::{FromRequest, Request, State};
@@ -62,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         .route("/plan-items/{id}/cancel", post(resources::cancel_item))
         .route("/notices", get(notices::list))
         .route("/notices/{id}/read", post(notices::read))
+        .route("/search", get(search::search))
         .route("/regions", get(regions::list))
         .route("/regions/{code}", get(regions::path))
         .fallback(api_not_found)
@@ -152,7 +154,8 @@ impl Modify for Security {
         tokens::list, tokens::create, tokens::revoke, regions::list, regions::path, notices::list, notices::read,
         resources::list, resources::create, resources::get, resources::update, resources::delete, resources::submit,
         resources::decide, resources::withdraw, resources::distributions, resources::add_api, resources::upload,
-        resources::review_queue, resources::get_distribution, resources::set_privacy, resources::rows, resources::create_plan, resources::get_plan, resources::add_item, resources::cancel_item
+        resources::review_queue, resources::get_distribution, resources::set_privacy, resources::rows, resources::create_plan, resources::get_plan, resources::add_item, resources::cancel_item,
+        search::search
     ),
     components(schemas(ErrorBody)),
     security(("token" = [])),

@@ -266,6 +266,7 @@ pub async fn decide(
         _ => return Err(DomainError::field("decision", "decision").into()),
     };
     resources::decide(&app.store, &ctx.caller, id, decision).await?;
+    app.catalogue.refresh(&app.store).await;
     dto(&app, &ctx, id).await
 }
 
@@ -280,6 +281,7 @@ pub async fn withdraw(
     JsonBody(d): JsonBody<ReasonDto>,
 ) -> AppResult<Json<ResourceDto>> {
     resources::withdraw(&app.store, &ctx.caller, id, &d.reason).await?;
+    app.catalogue.refresh(&app.store).await;
     dto(&app, &ctx, id).await
 }
 

@@ -6,8 +6,11 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
+use pubdata_core::metadata::DomainList;
+use pubdata_core::org::OrgKind;
 use pubdata_core::DomainError;
-use pubdata_service::resources;
+use pubdata_search::{Facet, Sort};
+use pubdata_service::{published, resources};
 use pubdata_store::DistributionRow;
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -19,7 +22,7 @@ use crate::i18n::{has, t, Lang};
 use crate::AppState;
 
 /// Resources per catalogue page.
-const PAGE_SIZE: i64 = 20;
+const PAGE_SIZE: usize = 20;
 
 /// One column of an ingest report.
 #[derive(Debug, Serialize)]
@@ -199,53 +202,230 @@ pub(super) async fn dist_views(app: &AppState, lang: Lang, resource_id: i64) -> 
     Ok(rows.into_iter().map(|d| dist_view(lang, d)).collect())
 }
 
-/// The published resources, newest first, a page at a time.
+/// Builds `?…` for a search with one filter toggled and the page reset: facet links need no
+/// JavaScript.
+fn search_href(base: &str, params: &[(String, String)], toggle: Option<(&str, &str)>, set: &[(&str, &str)]) -> String {
+    let mut out: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, v)| {
+            k != "page" && !set.iter().any(|(s, _)| s == k) && toggle.is_none_or(|(tk, tv)| !(k == tk && v == tv))
+        })
+        .cloned()
+        .collect();
+    if let Some((tk, tv)) = toggle {
+        if !params.iter().any(|(k, v)| k == tk && v == tv) {
+            out.push((tk.to_string(), tv.to_string()));
+        }
+    }
+    out.extend(set.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.to_string(), v.to_string())));
+    if out.is_empty() {
+        return base.to_string();
+    }
+    let query: Vec<String> = out
+        .iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect();
+    format!("{base}?{}", query.join("&"))
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The search page: what a page of `/catalogue`, `/org/{key}` or `/domain/{key}` shows.
+async fn search_page(
+    app: &AppState,
+    ctx: &Ctx,
+    base: &str,
+    mut params: Vec<(String, String)>,
+    fixed: Option<(Facet, String)>,
+    heading: minijinja::Value,
+) -> AppResult<Response> {
+    params.retain(|(k, _)| k != "lang");
+    let query = match crate::api::search::parse(&params, PAGE_SIZE) {
+        Ok(mut q) => {
+            if let Some(f) = &fixed {
+                q.filters.retain(|(g, _)| *g != f.0);
+                q.filters.push(f.clone());
+                q.facets.retain(|g| *g != f.0);
+            }
+            q
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let found = crate::api::search::run(app, ctx.lang, &query).await?;
+    let pages = found.total.div_ceil(PAGE_SIZE).clamp(1, crate::api::search::MAX_OFFSET / PAGE_SIZE + 1);
+    let page = query.offset / PAGE_SIZE + 1;
+    let facets: Vec<_> = found
+        .facets
+        .iter()
+        .filter(|f| !f.values.is_empty())
+        .map(|f| {
+            let values: Vec<_> = f
+                .values
+                .iter()
+                .map(|v| {
+                    let href = search_href(base, &params, Some((&f.facet, &v.value)), &[]);
+                    context! { value => v.value, label => v.label, count => v.count, selected => v.selected, href => href }
+                })
+                .collect();
+            context! { facet => f.facet, values => values }
+        })
+        .collect();
+    let chosen: Vec<_> = query
+        .filters
+        .iter()
+        .filter(|f| Some(*f) != fixed.as_ref())
+        .map(|(f, v)| {
+            let label = found
+                .facets
+                .iter()
+                .find(|d| d.facet == f.as_str())
+                .and_then(|d| d.values.iter().find(|x| &x.value == v))
+                .map_or(v.clone(), |x| x.label.clone());
+            context! { facet => f.as_str(), label => label, href => search_href(base, &params, Some((f.as_str(), v)), &[]) }
+        })
+        .collect();
+    let sorts: Vec<_> = [Sort::Relevance, Sort::Updated, Sort::Downloads, Sort::Name]
+        .iter()
+        .map(|s| context! { key => s.as_str(), selected => *s == query.sort })
+        .collect();
+    let page_href = |n: usize| search_href(base, &params, None, &[("page", &n.to_string())]);
+    let hidden: Vec<_> = params
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "q" | "sort" | "page" | "offset"))
+        .map(|(k, v)| context! { name => k, value => v })
+        .collect();
+    let values = context! {
+        heading => heading, base => base, q => query.text, found => found, facets => facets, chosen => chosen,
+        sorts => sorts, hidden => hidden, page => page, pages => pages,
+        prev => (page > 1).then(|| page_href(page - 1)), next => (page < pages).then(|| page_href(page + 1)),
+        clear => base,
+    };
+    Ok(render(app, ctx, "catalogue.html", values)?.into_response())
+}
+
+/// The catalogue: search with facets over the published resources.
 pub async fn list(
     State(app): State<AppState>,
     ctx: Ctx,
-    Query(q): Query<HashMap<String, String>>,
+    Query(params): Query<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    let total = app.store.count_resources(Some("published")).await?;
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let page = q
-        .get("page")
-        .and_then(|p| p.parse::<i64>().ok())
-        .unwrap_or(1)
-        .clamp(1, pages);
-    let items: Vec<_> = resources::catalogue(&app.store, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-        .await?
-        .into_iter()
-        .map(|r| context! { row => r.row, meta => r.meta })
-        .collect();
-    let page_values = context! { items => items, total => total, page => page, pages => pages };
-    Ok(render(&app, &ctx, "catalogue.html", page_values)?.into_response())
+    search_page(&app, &ctx, "/catalogue", params, None, context! {}).await
 }
 
-/// A published resource's public page: metadata, 数据项 and its current data.
-pub async fn dataset(State(app): State<AppState>, ctx: Ctx, Path(code): Path<String>) -> AppResult<Response> {
-    let not_found = || DomainError::NotFound { what: "resource" };
-    let row = app.store.resource_by_code(&code).await?.ok_or_else(not_found)?;
-    let r = resources::get(&app.store, &ctx.caller, row.id).await?;
-    if !r.status.is_public() {
-        return Err(not_found().into());
-    }
-    // Only data that finished loading is offered; versions in preparation stay in the workspace.
-    let dists: Vec<DistView> = dist_views(&app, ctx.lang, r.row.id)
+/// A provider's public page: who it is and what it has opened.
+pub async fn provider(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(key): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let key = key.to_ascii_lowercase();
+    let orgs = app.store.list_orgs(Some(OrgKind::Provider)).await?;
+    let org = orgs
+        .into_iter()
+        .find(|o| published::provider_key(o) == key)
+        .ok_or(DomainError::NotFound { what: "organisation" })?;
+    let heading = context! { kind => "provider", title => org.name, org => org };
+    let base = format!("/org/{key}");
+    search_page(&app, &ctx, &base, params, Some((Facet::Provider, key)), heading).await
+}
+
+/// A domain's page (领域): the resources opened in it.
+pub async fn domain(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(key): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let domains = DomainList::standard();
+    let domain = domains.parse(&key).ok_or(DomainError::NotFound { what: "domain" })?;
+    let k = domain.key().to_string();
+    let heading = context! { kind => "domain", title => term(ctx.lang, "domain", &k), key => k };
+    let base = format!("/domain/{k}");
+    search_page(&app, &ctx, &base, params, Some((Facet::Domain, k)), heading).await
+}
+
+/// Every provider with how much it has opened.
+pub async fn providers(State(app): State<AppState>, ctx: Ctx) -> AppResult<Response> {
+    let counts = facet_counts(&app, Facet::Provider).await?;
+    let mut items: Vec<_> = app
+        .store
+        .list_orgs(Some(OrgKind::Provider))
         .await?
         .into_iter()
-        .filter(|d| d.state() == "ready")
+        .map(|o| {
+            let key = published::provider_key(&o);
+            let n = counts.get(&key).copied().unwrap_or(0);
+            (n, context! { key => key, name => o.name, count => n })
+        })
         .collect();
-    let mut formats: Vec<&str> = dists
-        .iter()
-        .map(|d| d.format.as_str())
-        .filter(|f| !f.is_empty())
+    items.sort_by(|a, b| b.0.cmp(&a.0));
+    let items: Vec<_> = items.into_iter().map(|(_, v)| v).collect();
+    Ok(render(&app, &ctx, "providers.html", context! { items => items })?.into_response())
+}
+
+/// How many published resources each value of a facet has.
+pub(super) async fn facet_counts(app: &AppState, facet: Facet) -> AppResult<HashMap<String, u64>> {
+    let q = pubdata_search::Query {
+        limit: 1,
+        facets: vec![facet],
+        facet_limit: 1000,
+        ..Default::default()
+    };
+    let r = pubdata_service::catalogue::search(&app.search, &q)?;
+    Ok(r.facets
+        .into_iter()
+        .flat_map(|f| f.values)
+        .collect())
+}
+
+/// The dataset page's old address.
+pub async fn moved(Path(code): Path<String>) -> Response {
+    axum::response::Redirect::permanent(&format!("/dataset/{}", urlencode(&published::name_of(&code)))).into_response()
+}
+
+/// A published resource's public page: metadata, 数据项, a preview of its data, the quality of
+/// its current data, its versions, and how to get it — by download, data API, CKAN, DCAT or
+/// data package.
+pub async fn dataset(State(app): State<AppState>, ctx: Ctx, Path(name): Path<String>) -> AppResult<Response> {
+    let p = published::by_name(&app.store, &name).await?;
+    let name = p.name();
+    // Every version, for the history; only data that finished loading is offered.
+    let versions: Vec<DistView> = dist_views(&app, ctx.lang, p.resource.row.id)
+        .await?
+        .into_iter()
+        .filter(|d| matches!(d.state(), "ready" | "superseded"))
         .collect();
-    formats.sort_unstable();
-    formats.dedup();
-    let row_count = dists
-        .iter()
-        .filter(|d| d.row.kind == "file")
-        .find_map(|d| d.row.row_count);
-    let page = context! { r => r.row, meta => r.meta, dists => dists, formats => formats, row_count => row_count };
+    let dists: Vec<&DistView> = versions.iter().filter(|d| d.state() == "ready").collect();
+    let current = dists.iter().find(|d| d.row.kind == "file");
+    let preview = pubdata_service::data_api::preview(&app.store, &p, PREVIEW_ROWS).await?;
+    let downloads_open = ctx.user.is_some()
+        || (app.config.open_downloads && p.resource.meta.open_type == pubdata_core::metadata::OpenType::Unconditional);
+    let page = context! {
+        r => p.resource.row, meta => p.resource.meta, name => name, provider_key => p.provider_key(),
+        dists => dists, versions => versions, formats => p.formats(), row_count => p.row_count(),
+        quality => current.and_then(|d| d.report.as_ref()), preview => preview, downloads_open => downloads_open,
+        base => public_base(&app),
+    };
     Ok(render(&app, &ctx, "dataset.html", page)?.into_response())
+}
+
+/// Rows shown in a dataset page's preview.
+const PREVIEW_ROWS: u64 = 10;
+
+/// The portal's address for examples: the configured public URL, or the listen address.
+fn public_base(app: &AppState) -> String {
+    match &app.config.public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => format!("http://{}", app.config.addr),
+    }
 }

@@ -4,7 +4,7 @@
 mod account;
 mod admin;
 mod auth;
-mod catalogue;
+pub(crate) mod catalogue;
 mod inbox;
 mod provider;
 mod review;
@@ -57,6 +57,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("review_queue.html", include_str!("../../templates/review_queue.html")),
     ("review.html", include_str!("../../templates/review.html")),
     ("catalogue.html", include_str!("../../templates/catalogue.html")),
+    ("providers.html", include_str!("../../templates/providers.html")),
     ("dataset.html", include_str!("../../templates/dataset.html")),
 ];
 
@@ -138,7 +139,10 @@ pub fn routes() -> Router<AppState> {
         .route("/inbox", get(inbox::page))
         .route("/inbox/{id}/read", post(inbox::read))
         .route("/catalogue", get(catalogue::list))
-        .route("/catalogue/{code}", get(catalogue::dataset))
+        .route("/catalogue/{code}", get(catalogue::moved))
+        .route("/org", get(catalogue::providers))
+        .route("/org/{key}", get(catalogue::provider))
+        .route("/domain/{key}", get(catalogue::domain))
         .route("/provider", get(provider::workspace))
         .route("/provider/plans", post(provider::create_plan))
         .route("/provider/plans/new", get(provider::new_plan))
@@ -381,7 +385,20 @@ async fn home(
 ) -> AppResult<Html<String>> {
     let orgs = app.store.list_orgs(None).await?;
     let count = |k: pubdata_core::org::OrgKind| orgs.iter().filter(|o| o.kind == k).count();
+    let by_domain = catalogue::facet_counts(&app, pubdata_search::Facet::Domain).await?;
+    let domains: Vec<_> = pubdata_core::metadata::DomainList::standard()
+        .iter()
+        .map(|(key, _)| context! { key => key, count => by_domain.get(key).copied().unwrap_or(0) })
+        .collect();
+    let top = |sort: pubdata_search::Sort| pubdata_search::Query {
+        limit: 6,
+        sort,
+        ..Default::default()
+    };
+    let newest = crate::api::search::run(&app, ctx.lang, &top(pubdata_search::Sort::Relevance)).await?;
+    let most_used = crate::api::search::run(&app, ctx.lang, &top(pubdata_search::Sort::Downloads)).await?;
     let counts = context! {
+        resources => newest.total,
         provider => count(pubdata_core::org::OrgKind::Provider),
         consumer_org => count(pubdata_core::org::OrgKind::ConsumerOrg),
         users => app.store.count_users().await?,
@@ -390,7 +407,8 @@ async fn home(
         &app,
         &ctx,
         "home.html",
-        context! { counts => counts, done => done_key(&q) },
+        context! { counts => counts, domains => domains, newest => newest.results, most_used => most_used.results,
+            done => done_key(&q) },
     )
 }
 

@@ -758,7 +758,10 @@ pub async fn withdraw(
     form: FormMap,
 ) -> AppResult<Response> {
     match resources::withdraw(&app.store, &ctx.caller, id, &form.get("reason")).await {
-        Ok(()) => Ok(see_other(&format!("/provider/resources/{id}"), "resource_withdrawn")),
+        Ok(()) => {
+            app.catalogue.refresh(&app.store).await;
+            Ok(see_other(&format!("/provider/resources/{id}"), "resource_withdrawn"))
+        }
         Err(e) => resource_error(&app, &ctx, id, &form.0, "withdraw", e.into()).await,
     }
 }

@@ -152,7 +152,10 @@ pub async fn decide(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>, 
         (Decision::Return { checklist, reasons }, "resource_sent_back")
     };
     match resources::decide(&app.store, &ctx.caller, id, decision).await {
-        Ok(()) => Ok(see_other("/review", done)),
+        Ok(()) => {
+            app.catalogue.refresh(&app.store).await;
+            Ok(see_other("/review", done))
+        }
         Err(e) => {
             let r = resources::get(&app.store, &ctx.caller, id).await?;
             let values = page_values(&app, &ctx, &r).await?;

@@ -25,6 +25,8 @@ pub struct TestApp {
     pub files: pubdata_store::FileStore,
     pub jar: HashMap<String, String>,
     pub accept_language: Option<String>,
+    /// The application's search index.
+    pub catalogue: pubdata_service::catalogue::Catalogue,
 }
 
 pub struct Resp {
@@ -145,6 +147,7 @@ impl TestApp {
         };
         let state = AppState::new(store.clone(), config).expect("app state");
         let files = state.files.clone();
+        let catalogue = state.catalogue.clone();
         let router = pubdata_server::router(state);
         TestApp {
             router,
@@ -152,6 +155,7 @@ impl TestApp {
             files,
             jar: HashMap::new(),
             accept_language: None,
+            catalogue,
         }
     }
 
@@ -163,7 +167,14 @@ impl TestApp {
             files: self.files.clone(),
             jar: HashMap::new(),
             accept_language: None,
+            catalogue: self.catalogue.clone(),
         }
+    }
+
+    /// Brings the search index up to date with the catalogue change log, as the server's
+    /// follower does every few seconds.
+    pub async fn sync_search(&self) {
+        self.catalogue.sync(&self.store).await.expect("search sync");
     }
 
     /// Runs queued background jobs (ingest) to the end, as the server's worker would.

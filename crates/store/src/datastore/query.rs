@@ -63,7 +63,7 @@ pub struct DatastoreQuery {
     pub after: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct QueryResult {
     pub fields: Vec<String>,
     pub rows: Vec<Vec<Option<String>>>,

@@ -1,0 +1,385 @@
+//! `/api/v1/search`: the catalogue search with facets, and the parameter reading the search
+//! pages share with it.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query as QueryParams, State};
+use axum::Json;
+use pubdata_core::{DomainError, FieldError};
+use pubdata_search::{Facet, Query, Sort};
+use pubdata_service::published::{self, Published};
+use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::ErrorBody;
+use crate::ctx::Ctx;
+use crate::error::AppResult;
+use crate::i18n::{has, t, Lang};
+use crate::AppState;
+
+/// The most results one request returns.
+pub const MAX_LIMIT: usize = 100;
+/// How deep paging may go: past this, narrow the search instead.
+pub const MAX_OFFSET: usize = 10_000;
+/// The longest search text accepted.
+pub const MAX_TEXT: usize = 200;
+
+fn invalid(field: &str, code: &str) -> FieldError {
+    FieldError::new(field, code)
+}
+
+/// Reads a search from query parameters: `q`, one parameter per facet filter (repeatable:
+/// `domain=jjjs&domain=whxx`), `sort`, `offset`/`limit` or `page`, and `facets` (which facets to
+/// count, comma-separated; all by default). Every problem is reported, none ignored silently.
+pub fn parse(params: &[(String, String)], page_size: usize) -> Result<Query, DomainError> {
+    let mut q = Query {
+        limit: page_size,
+        facets: Facet::ALL.to_vec(),
+        ..Query::default()
+    };
+    let mut errors = Vec::new();
+    let mut page: Option<usize> = None;
+    let number = |k: &str, v: &str, errors: &mut Vec<FieldError>| match v.trim().parse::<usize>() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            errors.push(invalid(k, "number"));
+            None
+        }
+    };
+    for (k, v) in params {
+        match k.as_str() {
+            "q" => {
+                if v.chars().count() > MAX_TEXT {
+                    errors.push(invalid("q", "length").with("min", 0).with("max", MAX_TEXT));
+                }
+                q.text = v.trim().to_string();
+            }
+            "sort" => match Sort::parse(v.trim()) {
+                Some(s) => q.sort = s,
+                None if v.trim().is_empty() => {}
+                None => errors.push(invalid("sort", "search_sort")),
+            },
+            "offset" => q.offset = number(k, v, &mut errors).unwrap_or(0),
+            "limit" => q.limit = number(k, v, &mut errors).unwrap_or(page_size),
+            "page" => page = number(k, v, &mut errors),
+            "facet_limit" => q.facet_limit = number(k, v, &mut errors).unwrap_or(q.facet_limit),
+            "facets" => {
+                q.facets.clear();
+                for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    match Facet::parse(name) {
+                        Some(f) if !q.facets.contains(&f) => q.facets.push(f),
+                        Some(_) => {}
+                        None => errors.push(invalid("facets", "search_facet").with("name", name)),
+                    }
+                }
+            }
+            "lang" => {}
+            name => match Facet::parse(name) {
+                Some(f) => {
+                    let v = v.trim();
+                    if v.chars().count() > 100 {
+                        errors.push(invalid(name, "length").with("min", 1).with("max", 100));
+                    } else if !v.is_empty() && !q.filters.iter().any(|(g, w)| *g == f && w == v) {
+                        q.filters.push((f, v.to_string()));
+                    }
+                }
+                None => errors.push(invalid(name, "search_parameter")),
+            },
+        }
+    }
+    if !(1..=MAX_LIMIT).contains(&q.limit) {
+        errors.push(invalid("limit", "range").with("min", 1).with("max", MAX_LIMIT));
+    }
+    if !(1..=100).contains(&q.facet_limit) {
+        errors.push(invalid("facet_limit", "range").with("min", 1).with("max", 100));
+    }
+    if let Some(p) = page {
+        if p == 0 {
+            errors.push(invalid("page", "range").with("min", 1).with("max", MAX_OFFSET / page_size.max(1)));
+        } else {
+            q.offset = (p - 1).saturating_mul(q.limit);
+        }
+    }
+    if q.offset > MAX_OFFSET {
+        errors.push(invalid("offset", "search_offset").with("max", MAX_OFFSET));
+    }
+    if errors.is_empty() {
+        Ok(q)
+    } else {
+        Err(DomainError::Validation(errors))
+    }
+}
+
+/// A facet value with its name in the reader's language.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FacetValue {
+    pub value: String,
+    pub label: String,
+    pub count: u64,
+    /// Whether the search is filtered by this value.
+    pub selected: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FacetDto {
+    /// provider, domain, open_type, format, update_frequency, region, tag or licence.
+    pub facet: String,
+    pub values: Vec<FacetValue>,
+}
+
+/// One found resource.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SearchHit {
+    pub id: i64,
+    /// 资源代码
+    pub code: String,
+    /// The public name in URLs (`/dataset/{name}`) and CKAN: the code in lower case.
+    pub name: String,
+    pub title: String,
+    /// The title, HTML-escaped, matched words in `<mark>`.
+    pub title_html: String,
+    /// A part of the summary, HTML-escaped, matched words in `<mark>`.
+    pub snippet_html: String,
+    pub provider: String,
+    pub provider_key: String,
+    pub domain: String,
+    pub open_type: String,
+    pub update_frequency: String,
+    pub formats: Vec<String>,
+    pub tags: Vec<String>,
+    pub row_count: Option<i64>,
+    /// Milliseconds since the epoch.
+    pub updated_at: i64,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SearchResults {
+    /// Matching resources, all pages together.
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+    pub sort: String,
+    pub results: Vec<SearchHit>,
+    pub facets: Vec<FacetDto>,
+}
+
+/// Names of facet values: providers, domains, open types, frequencies and regions.
+async fn labels(app: &AppState, lang: Lang, facets: &[pubdata_search::FacetCounts]) -> AppResult<HashMap<(Facet, String), String>> {
+    let mut out = HashMap::new();
+    let term = |prefix: &str, key: &str| {
+        let k = format!("{prefix}.{key}");
+        has(lang, &k).then(|| t(lang, &k, &[]))
+    };
+    let mut regions = Vec::new();
+    let mut need_orgs = false;
+    for fc in facets {
+        for (v, _) in &fc.values {
+            let label = match fc.facet {
+                Facet::Domain => term("domain", v),
+                Facet::OpenType => term("open_type", v),
+                Facet::UpdateFrequency => term("frequency", v),
+                Facet::Region => {
+                    regions.push(v.clone());
+                    None
+                }
+                Facet::Provider => {
+                    need_orgs = true;
+                    None
+                }
+                _ => None,
+            };
+            if let Some(l) = label {
+                out.insert((fc.facet, v.clone()), l);
+            }
+        }
+    }
+    if need_orgs {
+        for o in app.store.list_orgs(Some(pubdata_core::org::OrgKind::Provider)).await? {
+            out.insert((Facet::Provider, published::provider_key(&o)), o.name);
+        }
+    }
+    for r in app.store.regions_by_codes(&regions).await? {
+        out.insert((Facet::Region, r.code), r.name);
+    }
+    Ok(out)
+}
+
+/// Runs the search and assembles what pages and the API show of it.
+pub async fn run(app: &AppState, lang: Lang, query: &Query) -> AppResult<SearchResults> {
+    let found = pubdata_service::catalogue::search(&app.search, query)?;
+    let ids: Vec<i64> = found.hits.iter().map(|h| h.id).collect();
+    let mut by_id: HashMap<i64, Published> = published::many(&app.store, &ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.resource.row.id, p))
+        .collect();
+    let results = found
+        .hits
+        .iter()
+        .filter_map(|h| {
+            // A resource withdrawn since the index last caught up is left out.
+            let p = by_id.remove(&h.id)?;
+            let m = &p.resource.meta;
+            Some(SearchHit {
+                id: h.id,
+                code: p.resource.row.code.clone(),
+                name: p.name(),
+                title: m.title.clone(),
+                title_html: h.title_html.clone(),
+                snippet_html: h.snippet_html.clone(),
+                provider: p.provider.name.clone(),
+                provider_key: p.provider_key(),
+                domain: m.domain.key().to_string(),
+                open_type: m.open_type.as_str().to_string(),
+                update_frequency: m.update_frequency.as_str().to_string(),
+                formats: p.formats(),
+                tags: m.tags.clone(),
+                row_count: p.row_count(),
+                updated_at: p.resource.row.updated_at,
+                score: h.score,
+            })
+        })
+        .collect();
+    let names = labels(app, lang, &found.facets).await?;
+    let facets = found
+        .facets
+        .iter()
+        .map(|fc| FacetDto {
+            facet: fc.facet.as_str().to_string(),
+            values: fc
+                .values
+                .iter()
+                .map(|(v, n)| FacetValue {
+                    label: names.get(&(fc.facet, v.clone())).cloned().unwrap_or_else(|| v.clone()),
+                    selected: query.filters.iter().any(|(f, w)| *f == fc.facet && w == v),
+                    value: v.clone(),
+                    count: *n,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(SearchResults {
+        total: found.total,
+        offset: query.offset,
+        limit: query.limit,
+        sort: query.sort.as_str().to_string(),
+        results,
+        facets,
+    })
+}
+
+/// Search parameters (facet filters are named after their facet and may repeat).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct SearchQuery {
+    /// Words in Chinese or English, pinyin (`gongjijin`) or its initials (`gjj`); `"…"` for a phrase.
+    q: Option<String>,
+    /// relevance (default), updated, downloads or name.
+    sort: Option<String>,
+    /// Results to skip (≤ 10,000).
+    offset: Option<usize>,
+    /// Results to return (1–100, default 20).
+    limit: Option<usize>,
+    /// Facets to count, comma-separated (default: all).
+    facets: Option<String>,
+    /// Values per facet (1–100, default 20).
+    facet_limit: Option<usize>,
+    /// Only this provider (its key); repeat for any of several.
+    provider: Option<String>,
+    /// Only this domain key (领域).
+    domain: Option<String>,
+    /// unconditional or conditional.
+    open_type: Option<String>,
+    /// CSV, XLSX, JSON, API …
+    format: Option<String>,
+    update_frequency: Option<String>,
+    /// A region code (空间范围).
+    region: Option<String>,
+    tag: Option<String>,
+    licence: Option<String>,
+}
+
+/// Searches the published catalogue, with facet counts and highlighted matches.
+#[utoipa::path(get, path = "/search", operation_id = "search", tag = "catalogue", params(SearchQuery), security(()),
+    responses((status = 200, body = SearchResults, description = "one page of matches with facet counts"),
+    (status = 422, body = ErrorBody, description = "a parameter is invalid; the errors name it")))]
+pub async fn search(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    QueryParams(params): QueryParams<Vec<(String, String)>>,
+) -> AppResult<Json<SearchResults>> {
+    let query = parse(&params, 20)?;
+    Ok(Json(run(&app, ctx.lang, &query).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn codes(e: DomainError) -> Vec<(String, String)> {
+        match e {
+            DomainError::Validation(v) => v.into_iter().map(|f| (f.field, f.code)).collect(),
+            other => panic!("not a validation error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_text_filters_sort_and_paging() {
+        let q = parse(
+            &p(&[("q", " 公积金 "), ("domain", "ms"), ("domain", "jj"), ("format", "CSV"), ("sort", "updated"), ("page", "3")]),
+            20,
+        )
+        .unwrap();
+        assert_eq!(q.text, "公积金");
+        assert_eq!(
+            q.filters,
+            vec![(Facet::Domain, "ms".into()), (Facet::Domain, "jj".into()), (Facet::Format, "CSV".into())]
+        );
+        assert_eq!((q.sort, q.offset, q.limit), (Sort::Updated, 40, 20));
+        assert_eq!(q.facets, Facet::ALL.to_vec());
+        let q = parse(&p(&[("facets", "domain, tag"), ("limit", "5"), ("offset", "10")]), 20).unwrap();
+        assert_eq!((q.facets, q.limit, q.offset), (vec![Facet::Domain, Facet::Tag], 5, 10));
+    }
+
+    #[test]
+    fn every_bad_parameter_is_named() {
+        let e = parse(
+            &p(&[
+                ("sort", "price"),
+                ("limit", "-1"),
+                ("offset", "abc"),
+                ("facets", "colour"),
+                ("colour", "red"),
+                ("page", "0"),
+            ]),
+            20,
+        )
+        .unwrap_err();
+        let got = codes(e);
+        for want in [
+            ("sort", "search_sort"),
+            ("limit", "number"),
+            ("offset", "number"),
+            ("facets", "search_facet"),
+            ("colour", "search_parameter"),
+            ("page", "range"),
+        ] {
+            assert!(got.contains(&(want.0.into(), want.1.into())), "{want:?} missing from {got:?}");
+        }
+        assert_eq!(codes(parse(&p(&[("limit", "101")]), 20).unwrap_err()), vec![("limit".into(), "range".into())]);
+        assert_eq!(
+            codes(parse(&p(&[("offset", "99999999")]), 20).unwrap_err()),
+            vec![("offset".into(), "search_offset".into())]
+        );
+        assert_eq!(
+            codes(parse(&p(&[("q", &"长".repeat(201))]), 20).unwrap_err()),
+            vec![("q".into(), "length".into())]
+        );
+    }
+}
