@@ -1,5 +1,16 @@
 //! The catalogue's search index (检索): a tantivy index derived from the store and rebuildable
 //! at any time. It knows nothing of the store; callers hand it [`Doc`]s and [`Query`]s.
+//!
+//! How text matches:
+//! - Text is cut with jieba in search mode (plus `dict/domain.txt`), lower-cased, full-width
+//!   folded; English words are stemmed. Every word of the query must match in some text field
+//!   (AND); a Chinese word matches as a whole or through all its dictionary parts.
+//! - Words of ASCII letters also match the pinyin of titles and tags: full spelling or initials
+//!   exactly, or as a prefix from 3 letters on.
+//! - `"…"` is a phrase; a stray quote is ignored; common words (的, the, …) are dropped.
+//! - Relevance weighs the title most, then the English title, tags, summary, 数据项, provider.
+//! - Input never reaches a query syntax: it searches, or it is a [`SearchError::Query`] (no
+//!   words, longer than [`MAX_TEXT_CHARS`], a page beyond [`MAX_LIMIT`] / [`MAX_WINDOW`]).
 
 mod analysis;
 mod collect;
