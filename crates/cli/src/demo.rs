@@ -410,7 +410,13 @@ async fn seed_catalogue(
     let mut traffic = full_meta(
         "公路路况实时查询接口",
         "提供全省高速公路和普通国省道的实时路况、交通管制和施工信息查询，数据每五分钟更新一次。",
-        &[],
+        &[
+            ("road", "道路编号", "string"),
+            ("section", "路段", "string"),
+            ("congestion", "拥堵等级", "integer"),
+            ("control", "管制信息", "string"),
+            ("updated_at", "更新时间", "datetime"),
+        ],
     );
     traffic.domain = "transport".into();
     traffic.update_frequency = "realtime".into();
@@ -430,7 +436,13 @@ async fn seed_catalogue(
     let mut air = full_meta(
         "空气质量自动监测站点实时数据接口",
         "全省环境空气质量自动监测站点的 PM2.5、PM10、二氧化硫、二氧化氮、臭氧、一氧化碳小时浓度和空气质量指数（AQI）。",
-        &[],
+        &[
+            ("station", "站点编号", "code"),
+            ("time", "监测时间", "datetime"),
+            ("pm25", "PM2.5 浓度", "decimal"),
+            ("pm10", "PM10 浓度", "decimal"),
+            ("aqi", "空气质量指数", "integer"),
+        ],
     );
     air.domain = "resources_environment".into();
     air.update_frequency = "realtime".into();

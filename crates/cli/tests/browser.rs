@@ -728,6 +728,51 @@ fn check_publishing_pages(d: &Driver, app: &str, shots: &Path) {
     logout(d);
 }
 
+/// Search with a Chinese word and with pinyin, narrow by a facet link, open a dataset page and
+/// find its 数据项 dictionary and the preview of its loaded rows.
+fn check_search_and_dataset_pages(d: &Driver, app: &str, shots: &Path) {
+    d.goto(&format!("{app}/catalogue?lang=zh-CN"));
+    // The index is built in the background when the demo starts.
+    wait_until(APP_START_TIMEOUT, || {
+        d.goto(&format!("{app}/catalogue"));
+        d.find_all(".hit").and_then(|h| if h.is_empty() { Err("no hits yet".into()) } else { Ok(()) })
+    })
+    .unwrap_or_else(|e| panic!("the catalogue stays empty: {e}"));
+    let q = d.must_find("form.search #q", "search form");
+    d.type_into(&q, "乡镇").expect("type the search words");
+    let go = d.must_find("form.search button[type=submit]", "search form");
+    d.click(&go).expect("search");
+    wait_until(NAV_TIMEOUT, || {
+        if d.current_url().contains("q=") { Ok(()) } else { Err("not searched".to_string()) }
+    })
+    .unwrap_or_else(|e| panic!("search did not run: {e}"));
+    d.must_find(".hit h3 mark", "highlighted search result");
+    assert_text_contains(d, "全国乡镇（街道）区划代码", "search results");
+    d.screenshot(&shots.join("search.png"));
+
+    // A facet link narrows the results without JavaScript.
+    let facet = d.must_find("#facet-open_type a", "open type facet");
+    d.click(&facet).expect("choose a facet value");
+    wait_until(NAV_TIMEOUT, || {
+        if d.current_url().contains("open_type=") { Ok(()) } else { Err("no facet in the URL".to_string()) }
+    })
+    .unwrap_or_else(|e| panic!("facet link: {e}"));
+    d.must_find("a.chip", "chosen filter");
+
+    // Pinyin finds the same resource.
+    d.goto(&format!("{app}/catalogue?q=xiangzhen"));
+    assert_text_contains(d, "全国乡镇（街道）区划代码", "pinyin search");
+
+    let link = d.must_find(".hit h3 a", "search result link");
+    d.click(&link).expect("open the dataset page");
+    wait_until(NAV_TIMEOUT, || d.find("#field-dictionary")).unwrap_or_else(|e| panic!("dataset page: {e}"));
+    let rows = d.find_all("#preview tbody tr").expect("preview rows");
+    assert!(!rows.is_empty(), "the dataset page shows no preview rows");
+    d.must_find("#versions", "dataset versions");
+    d.must_find("#api-example", "API usage example");
+    d.screenshot(&shots.join("dataset.png"));
+}
+
 #[test]
 fn demo_roles_in_headless_chromium() {
     let strict = std::env::var("PUBDATA_TEST_STRICT").as_deref() == Ok("1");
@@ -745,6 +790,11 @@ fn demo_roles_in_headless_chromium() {
         }
     };
 
+    // The demo publishes real data from the shared region files; without them the catalogue
+    // is empty and the search pages cannot be checked.
+    let shared_data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let has_data = shared_data.join("streets.csv").is_file();
+    assert!(has_data || !strict, "strict mode needs {}", shared_data.display());
     let temp = unique_temp_dir("pubdata-browser");
     let data_dir = temp.join("data");
     let profile_dir = temp.join("chrome-profile");
@@ -771,7 +821,8 @@ fn demo_roles_in_headless_chromium() {
             .arg("--password")
             .arg(DEMO_PASSWORD)
             .arg("--addr")
-            .arg(format!("127.0.0.1:{app_port}")),
+            .arg(format!("127.0.0.1:{app_port}"))
+            .env("PUBDATA_REGIONS_DIR", &shared_data),
         &app_log,
         "pubdata demo",
     ));
@@ -797,6 +848,11 @@ fn demo_roles_in_headless_chromium() {
     check_language_switch(&driver, &app, &shots);
     check_wrong_password(&driver, &app);
     check_publishing_pages(&driver, &app, &shots);
+    if has_data {
+        check_search_and_dataset_pages(&driver, &app, &shots);
+    } else {
+        eprintln!("SKIP search and dataset pages in the browser: no {}", shared_data.display());
+    }
 
     drop(driver);
     drop(guard);
