@@ -331,10 +331,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reindex => {
             let store = open_store(&config).await?;
             let dir = config.data_dir.join("search");
-            let index =
-                pubdata_search::Index::open(&dir).with_context(|| format!("cannot open {}", dir.display()))?;
+            let index = pubdata_search::Index::open(&dir).with_context(|| format!("cannot open {}", dir.display()))?;
             let started = std::time::Instant::now();
-            let n = pubdata_service::catalogue::Catalogue::new(index).rebuild(&store).await?;
+            let n = pubdata_service::catalogue::Catalogue::new(index)
+                .rebuild(&store)
+                .await?;
             println!(
                 "search index rebuilt: {n} published resources in {:.1}s ({})",
                 started.elapsed().as_secs_f64(),

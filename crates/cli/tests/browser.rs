@@ -735,7 +735,13 @@ fn check_search_and_dataset_pages(d: &Driver, app: &str, shots: &Path) {
     // The index is built in the background when the demo starts.
     wait_until(APP_START_TIMEOUT, || {
         d.goto(&format!("{app}/catalogue"));
-        d.find_all(".hit").and_then(|h| if h.is_empty() { Err("no hits yet".into()) } else { Ok(()) })
+        d.find_all(".hit").and_then(|h| {
+            if h.is_empty() {
+                Err("no hits yet".into())
+            } else {
+                Ok(())
+            }
+        })
     })
     .unwrap_or_else(|e| panic!("the catalogue stays empty: {e}"));
     let q = d.must_find("form.search #q", "search form");
@@ -743,7 +749,11 @@ fn check_search_and_dataset_pages(d: &Driver, app: &str, shots: &Path) {
     let go = d.must_find("form.search button[type=submit]", "search form");
     d.click(&go).expect("search");
     wait_until(NAV_TIMEOUT, || {
-        if d.current_url().contains("q=") { Ok(()) } else { Err("not searched".to_string()) }
+        if d.current_url().contains("q=") {
+            Ok(())
+        } else {
+            Err("not searched".to_string())
+        }
     })
     .unwrap_or_else(|e| panic!("search did not run: {e}"));
     d.must_find(".hit h3 mark", "highlighted search result");
@@ -754,7 +764,11 @@ fn check_search_and_dataset_pages(d: &Driver, app: &str, shots: &Path) {
     let facet = d.must_find("#facet-open_type a", "open type facet");
     d.click(&facet).expect("choose a facet value");
     wait_until(NAV_TIMEOUT, || {
-        if d.current_url().contains("open_type=") { Ok(()) } else { Err("no facet in the URL".to_string()) }
+        if d.current_url().contains("open_type=") {
+            Ok(())
+        } else {
+            Err("no facet in the URL".to_string())
+        }
     })
     .unwrap_or_else(|e| panic!("facet link: {e}"));
     d.must_find("a.chip", "chosen filter");
@@ -851,7 +865,10 @@ fn demo_roles_in_headless_chromium() {
     if has_data {
         check_search_and_dataset_pages(&driver, &app, &shots);
     } else {
-        eprintln!("SKIP search and dataset pages in the browser: no {}", shared_data.display());
+        eprintln!(
+            "SKIP search and dataset pages in the browser: no {}",
+            shared_data.display()
+        );
     }
 
     drop(driver);

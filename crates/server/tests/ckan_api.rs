@@ -125,7 +125,12 @@ async fn add_api(app: &mut TestApp, token: &str, id: i64, url: &str) -> i64 {
 
 async fn publish(app: &mut TestApp, editor: &str, reviewer: &str, id: i64) {
     let r = app
-        .api(Method::POST, &format!("/api/v1/resources/{id}/submit"), Some(editor), None)
+        .api(
+            Method::POST,
+            &format!("/api/v1/resources/{id}/submit"),
+            Some(editor),
+            None,
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let checklist = json!({"compliance": {"pass": true, "note": ""}, "availability": {"pass": true, "note": ""},
@@ -157,7 +162,12 @@ async fn fixture(app: &mut TestApp) -> Fixture {
     app.login("root", PASSWORD).await;
     let root = new_token(&app.post_form("/account/tokens", &[("name", "root")]).await);
     let org = |kind: &str, name: &str, code: &str| json!({"kind": kind, "name": name, "credit_code": code, "region_code": "510000"});
-    let centre = create_org(app, &root, org("admin_institution", "四川省大数据中心", "91350100M000100Y43")).await;
+    let centre = create_org(
+        app,
+        &root,
+        org("admin_institution", "四川省大数据中心", "91350100M000100Y43"),
+    )
+    .await;
     let transport = create_org(app, &root, org("provider", "四川省交通运输厅", TRANSPORT)).await;
     let environment = create_org(app, &root, org("provider", "四川省生态环境厅", &environment_code())).await;
     let editor = token_for(app, &root, "chen.bian", transport, "provider_editor").await;
@@ -165,7 +175,13 @@ async fn fixture(app: &mut TestApp) -> Fixture {
     let reviewer = token_for(app, &root, "li.shen", centre, "admin_reviewer").await;
     let consumer = consumer_token(app, "wang.yong").await;
 
-    let (streets_id, streets) = create(app, &editor, transport, meta("四川省乡镇街道", "社会发展", "区划, 街道")).await;
+    let (streets_id, streets) = create(
+        app,
+        &editor,
+        transport,
+        meta("四川省乡镇街道", "社会发展", "区划, 街道"),
+    )
+    .await;
     let streets_file = upload_csv(app, &editor, streets_id, STREETS_CSV).await;
     app.run_jobs().await;
     let streets_api = add_api(app, &editor, streets_id, "https://data.example.gov.cn/api/streets").await;
@@ -181,7 +197,13 @@ async fn fixture(app: &mut TestApp) -> Fixture {
     add_api(app, &env_editor, air_id, "https://data.example.gov.cn/api/air").await;
     publish(app, &env_editor, &reviewer, air_id).await;
 
-    let (draft_id, draft) = create(app, &editor, transport, meta("未发布的街道草稿", "社会发展", "区划, 草稿")).await;
+    let (draft_id, draft) = create(
+        app,
+        &editor,
+        transport,
+        meta("未发布的街道草稿", "社会发展", "区划, 草稿"),
+    )
+    .await;
     let draft_file = upload_csv(app, &editor, draft_id, STREETS_CSV).await;
     app.run_jobs().await;
     Fixture {
@@ -250,7 +272,11 @@ fn ok(r: &Resp, action: &str) -> Value {
         format!("http://localhost/api/3/action/help_show?name={action}"),
         "{v}"
     );
-    assert_eq!(v.as_object().map(|o| o.len()), Some(3), "only help, success, result: {v}");
+    assert_eq!(
+        v.as_object().map(|o| o.len()),
+        Some(3),
+        "only help, success, result: {v}"
+    );
     v["result"].clone()
 }
 
@@ -258,8 +284,17 @@ fn ok(r: &Resp, action: &str) -> Value {
 fn failed(r: &Resp, status: StatusCode, kind: &str) -> Value {
     assert_eq!(r.status, status, "{}", r.body);
     let v = r.json();
-    assert_eq!((v["success"].clone(), v["error"]["__type"].clone()), (json!(false), json!(kind)), "{v}");
-    assert!(v["help"].as_str().is_some_and(|h| h.contains("/api/3/action/help_show?name=")), "{v}");
+    assert_eq!(
+        (v["success"].clone(), v["error"]["__type"].clone()),
+        (json!(false), json!(kind)),
+        "{v}"
+    );
+    assert!(
+        v["help"]
+            .as_str()
+            .is_some_and(|h| h.contains("/api/3/action/help_show?name=")),
+        "{v}"
+    );
     assert!(v.get("result").is_none(), "{v}");
     v["error"].clone()
 }
@@ -290,7 +325,12 @@ async fn lists_and_envelope(app: &mut TestApp, f: &Fixture) {
     assert_eq!(ok(&r, "package_list"), a);
     // Numbers as strings, unknown parameters ignored.
     let one = ok(
-        &post_json(app, "package_list", json!({"limit": "1", "offset": 1, "include_private": true, "x": [1]})).await,
+        &post_json(
+            app,
+            "package_list",
+            json!({"limit": "1", "offset": 1, "include_private": true, "x": [1]}),
+        )
+        .await,
         "package_list",
     );
     assert_eq!(one, json!([expected[1]]));
@@ -316,14 +356,22 @@ async fn lists_and_envelope(app: &mut TestApp, f: &Fixture) {
     assert_eq!(status["ckan_version"], "2.10.4");
     assert_eq!(status["site_url"], "http://localhost");
     assert!(status["site_title"].as_str().is_some_and(|t| !t.is_empty()));
-    assert!(status["extensions"].as_array().is_some_and(|e| e.contains(&json!("datastore"))));
-    let help = ok(&get(app, &query("help_show", &[("name", "package_search")])).await, "help_show");
+    assert!(status["extensions"]
+        .as_array()
+        .is_some_and(|e| e.contains(&json!("datastore"))));
+    let help = ok(
+        &get(app, &query("help_show", &[("name", "package_search")])).await,
+        "help_show",
+    );
     assert!(help.as_str().is_some_and(|h| h.contains("fq")));
     assert_eq!(get(app, "/api/3").await.json(), json!({"version": 3}));
 }
 
 async fn dataset_dicts(app: &mut TestApp, f: &Fixture) {
-    let d = ok(&get(app, &query("package_show", &[("id", &f.streets)])).await, "package_show");
+    let d = ok(
+        &get(app, &query("package_show", &[("id", &f.streets)])).await,
+        "package_show",
+    );
     assert_eq!(
         keys(&d),
         [
@@ -358,7 +406,10 @@ async fn dataset_dicts(app: &mut TestApp, f: &Fixture) {
             "version",
         ]
     );
-    assert_eq!((d["id"].clone(), d["name"].clone()), (json!(f.streets), json!(f.streets)));
+    assert_eq!(
+        (d["id"].clone(), d["name"].clone()),
+        (json!(f.streets), json!(f.streets))
+    );
     assert_eq!(d["title"], "四川省乡镇街道");
     assert!(d["notes"].as_str().is_some_and(|n| n.starts_with("四川省乡镇街道")));
     assert_eq!(
@@ -367,10 +418,20 @@ async fn dataset_dicts(app: &mut TestApp, f: &Fixture) {
     );
     assert_eq!(
         (d["license_id"].clone(), d["license_title"].clone(), d["isopen"].clone()),
-        (json!("cc-by-4.0"), json!("Creative Commons Attribution 4.0"), json!(true))
+        (
+            json!("cc-by-4.0"),
+            json!("Creative Commons Attribution 4.0"),
+            json!(true)
+        )
     );
-    assert!(is_ckan_time(&d["metadata_created"]) && is_ckan_time(&d["metadata_modified"]), "{d}");
-    assert_eq!(d["url"], format!("http://localhost/catalogue/{}", f.streets.to_uppercase()));
+    assert!(
+        is_ckan_time(&d["metadata_created"]) && is_ckan_time(&d["metadata_modified"]),
+        "{d}"
+    );
+    assert_eq!(
+        d["url"],
+        format!("http://localhost/catalogue/{}", f.streets.to_uppercase())
+    );
     assert_eq!(d["author"], "四川省交通运输厅");
     assert_eq!(d["maintainer_email"], "open@example.cn");
     let org = &d["organization"];
@@ -421,10 +482,17 @@ async fn dataset_dicts(app: &mut TestApp, f: &Fixture) {
         .collect();
     assert_eq!(extras["code"], f.streets.to_uppercase());
     assert_eq!(
-        (extras["domain"].as_str(), extras["open_type"].as_str(), extras["update_frequency"].as_str()),
+        (
+            extras["domain"].as_str(),
+            extras["open_type"].as_str(),
+            extras["update_frequency"].as_str()
+        ),
         ("social_development", "unconditional", "yearly")
     );
-    assert_eq!((extras["spatial"].as_str(), extras["temporal_from"].as_str()), ("510000", "2023-01-01"));
+    assert_eq!(
+        (extras["spatial"].as_str(), extras["temporal_from"].as_str()),
+        ("510000", "2023-01-01")
+    );
     assert_eq!(extras["row_count"], "4");
     let fields: Value = serde_json::from_str(&extras["fields"]).expect("fields as JSON");
     assert_eq!(fields[0]["name"], "code");
@@ -468,7 +536,11 @@ async fn dataset_dicts(app: &mut TestApp, f: &Fixture) {
         )
     );
     assert_eq!(
-        (file["format"].clone(), file["url_type"].clone(), file["datastore_active"].clone()),
+        (
+            file["format"].clone(),
+            file["url_type"].clone(),
+            file["datastore_active"].clone()
+        ),
         (json!("CSV"), json!("upload"), json!(true))
     );
     assert_eq!(
@@ -482,46 +554,100 @@ async fn dataset_dicts(app: &mut TestApp, f: &Fixture) {
         .find(|r| r["id"] == f.streets_api.to_string())
         .expect("the API");
     assert_eq!(
-        (api["url"].clone(), api["format"].clone(), api["datastore_active"].clone()),
-        (json!("https://data.example.gov.cn/api/streets"), json!("API"), json!(false))
+        (
+            api["url"].clone(),
+            api["format"].clone(),
+            api["datastore_active"].clone()
+        ),
+        (
+            json!("https://data.example.gov.cn/api/streets"),
+            json!("API"),
+            json!(false)
+        )
     );
     let positions: Vec<i64> = res.iter().filter_map(|r| r["position"].as_i64()).collect();
     assert_eq!(positions, [0, 1]);
 
     // The id, the name and the code in capitals all find it, by GET or POST.
-    let by_code = ok(&post_json(app, "package_show", json!({"id": f.streets.to_uppercase()})).await, "package_show");
+    let by_code = ok(
+        &post_json(app, "package_show", json!({"id": f.streets.to_uppercase()})).await,
+        "package_show",
+    );
     assert_eq!(by_code["id"], d["id"]);
-    let by_form = ok(&post_form(app, "package_show", &[("id", &f.streets)]).await, "package_show");
+    let by_form = ok(
+        &post_form(app, "package_show", &[("id", &f.streets)]).await,
+        "package_show",
+    );
     assert_eq!(by_form["id"], d["id"]);
 
-    let r = ok(&get(app, &query("resource_show", &[("id", &f.streets_file.to_string())])).await, "resource_show");
+    let r = ok(
+        &get(app, &query("resource_show", &[("id", &f.streets_file.to_string())])).await,
+        "resource_show",
+    );
     assert_eq!(&r, file);
-    let views = ok(&get(app, &query("resource_view_list", &[("id", &f.streets_file.to_string())])).await, "resource_view_list");
+    let views = ok(
+        &get(
+            app,
+            &query("resource_view_list", &[("id", &f.streets_file.to_string())]),
+        )
+        .await,
+        "resource_view_list",
+    );
     assert_eq!(views, json!([]));
 }
 
 async fn organisations_groups_tags(app: &mut TestApp, f: &Fixture) {
     // Names by default, in title order (CKAN's default sort).
     let names = ok(&get(app, "/api/3/action/organization_list").await, "organization_list");
-    assert_eq!(names, json!([TRANSPORT_KEY, ENVIRONMENT_KEY]), "四川省交 < 四川省生 by code point");
+    assert_eq!(
+        names,
+        json!([TRANSPORT_KEY, ENVIRONMENT_KEY]),
+        "四川省交 < 四川省生 by code point"
+    );
     let full = ok(
-        &post_json(app, "organization_list", json!({"all_fields": "true", "sort": "name asc"})).await,
+        &post_json(
+            app,
+            "organization_list",
+            json!({"all_fields": "true", "sort": "name asc"}),
+        )
+        .await,
         "organization_list",
     );
     assert_eq!(full[0]["name"], TRANSPORT_KEY);
-    assert_eq!((full[0]["package_count"].clone(), full[1]["package_count"].clone()), (json!(1), json!(1)));
+    assert_eq!(
+        (full[0]["package_count"].clone(), full[1]["package_count"].clone()),
+        (json!(1), json!(1))
+    );
     assert_eq!(full[0]["title"], "四川省交通运输厅");
     let one = ok(
-        &get(app, &query("organization_list", &[("limit", "1"), ("offset", "1"), ("sort", "name asc")])).await,
+        &get(
+            app,
+            &query(
+                "organization_list",
+                &[("limit", "1"), ("offset", "1"), ("sort", "name asc")],
+            ),
+        )
+        .await,
         "organization_list",
     );
     assert_eq!(one, json!([ENVIRONMENT_KEY]));
 
-    let org = ok(&get(app, &query("organization_show", &[("id", TRANSPORT_KEY)])).await, "organization_show");
-    assert_eq!((org["name"].clone(), org["package_count"].clone()), (json!(TRANSPORT_KEY), json!(1)));
+    let org = ok(
+        &get(app, &query("organization_show", &[("id", TRANSPORT_KEY)])).await,
+        "organization_show",
+    );
+    assert_eq!(
+        (org["name"].clone(), org["package_count"].clone()),
+        (json!(TRANSPORT_KEY), json!(1))
+    );
     assert!(org.get("packages").is_none());
     let by_id = ok(
-        &post_json(app, "organization_show", json!({"id": org["id"], "include_datasets": true})).await,
+        &post_json(
+            app,
+            "organization_show",
+            json!({"id": org["id"], "include_datasets": true}),
+        )
+        .await,
         "organization_show",
     );
     let packages = by_id["packages"].as_array().expect("packages");
@@ -529,28 +655,58 @@ async fn organisations_groups_tags(app: &mut TestApp, f: &Fixture) {
     assert_eq!(packages[0]["name"], f.streets);
 
     let groups = ok(&get(app, "/api/3/action/group_list").await, "group_list");
-    assert!(groups.as_array().is_some_and(|g| g.contains(&json!("transport")) && g.len() == 20));
+    assert!(groups
+        .as_array()
+        .is_some_and(|g| g.contains(&json!("transport")) && g.len() == 20));
     let counted = ok(
-        &get(app, &query("group_list", &[("all_fields", "True"), ("sort", "package_count desc"), ("limit", "2")])).await,
+        &get(
+            app,
+            &query(
+                "group_list",
+                &[("all_fields", "True"), ("sort", "package_count desc"), ("limit", "2")],
+            ),
+        )
+        .await,
         "group_list",
     );
     let top: Vec<(String, i64)> = counted
         .as_array()
         .expect("groups")
         .iter()
-        .map(|g| (g["name"].as_str().unwrap_or("").to_string(), g["package_count"].as_i64().unwrap_or(-1)))
+        .map(|g| {
+            (
+                g["name"].as_str().unwrap_or("").to_string(),
+                g["package_count"].as_i64().unwrap_or(-1),
+            )
+        })
         .collect();
     assert_eq!(
         top,
-        [("social_development".to_string(), 1), ("resources_environment".to_string(), 1)]
+        [
+            ("social_development".to_string(), 1),
+            ("resources_environment".to_string(), 1)
+        ]
     );
     let group = ok(
-        &get(app, &query("group_show", &[("id", "resources_environment"), ("include_datasets", "true")])).await,
+        &get(
+            app,
+            &query(
+                "group_show",
+                &[("id", "resources_environment"), ("include_datasets", "true")],
+            ),
+        )
+        .await,
         "group_show",
     );
-    assert_eq!((group["title"].clone(), group["is_organization"].clone()), (json!("资源环境"), json!(false)));
+    assert_eq!(
+        (group["title"].clone(), group["is_organization"].clone()),
+        (json!("资源环境"), json!(false))
+    );
     assert_eq!(group["packages"][0]["name"], f.air);
-    let by_chinese = ok(&get(app, &query("group_show", &[("id", "资源环境")])).await, "group_show");
+    let by_chinese = ok(
+        &get(app, &query("group_show", &[("id", "资源环境")])).await,
+        "group_show",
+    );
     assert_eq!(by_chinese["name"], "resources_environment");
 
     let tags = ok(&get(app, "/api/3/action/tag_list").await, "tag_list");
@@ -561,7 +717,10 @@ async fn organisations_groups_tags(app: &mut TestApp, f: &Fixture) {
         &post_json(app, "tag_list", json!({"query": "空", "all_fields": true})).await,
         "tag_list",
     );
-    assert_eq!(some, json!([{"id": "空气", "name": "空气", "display_name": "空气", "state": "active", "vocabulary_id": null}]));
+    assert_eq!(
+        some,
+        json!([{"id": "空气", "name": "空气", "display_name": "空气", "state": "active", "vocabulary_id": null}])
+    );
 }
 
 async fn package_search(app: &mut TestApp, f: &Fixture) {
@@ -569,8 +728,14 @@ async fn package_search(app: &mut TestApp, f: &Fixture) {
     assert_eq!(keys(&all), ["count", "facets", "results", "search_facets", "sort"]);
     assert_eq!(all["count"], 2);
     assert_eq!(all["sort"], "score desc, metadata_modified desc");
-    assert_eq!((all["facets"].clone(), all["search_facets"].clone()), (json!({}), json!({})));
-    let shown = ok(&get(app, &query("package_show", &[("id", &f.streets)])).await, "package_show");
+    assert_eq!(
+        (all["facets"].clone(), all["search_facets"].clone()),
+        (json!({}), json!({}))
+    );
+    let shown = ok(
+        &get(app, &query("package_show", &[("id", &f.streets)])).await,
+        "package_show",
+    );
     let found = all["results"]
         .as_array()
         .expect("results")
@@ -581,11 +746,26 @@ async fn package_search(app: &mut TestApp, f: &Fixture) {
     assert_eq!(found, shown, "search results are whole dataset dicts");
 
     // Chinese text, by GET and by POST.
-    let r = ok(&get(app, &query("package_search", &[("q", "街道")])).await, "package_search");
-    assert_eq!((r["count"].clone(), r["results"][0]["name"].clone()), (json!(1), json!(f.streets)));
-    let r = ok(&post_json(app, "package_search", json!({"q": "空气质量"})).await, "package_search");
-    assert_eq!((r["count"].clone(), r["results"][0]["name"].clone()), (json!(1), json!(f.air)));
-    let r = ok(&post_json(app, "package_search", json!({"q": "草稿"})).await, "package_search");
+    let r = ok(
+        &get(app, &query("package_search", &[("q", "街道")])).await,
+        "package_search",
+    );
+    assert_eq!(
+        (r["count"].clone(), r["results"][0]["name"].clone()),
+        (json!(1), json!(f.streets))
+    );
+    let r = ok(
+        &post_json(app, "package_search", json!({"q": "空气质量"})).await,
+        "package_search",
+    );
+    assert_eq!(
+        (r["count"].clone(), r["results"][0]["name"].clone()),
+        (json!(1), json!(f.air))
+    );
+    let r = ok(
+        &post_json(app, "package_search", json!({"q": "草稿"})).await,
+        "package_search",
+    );
     assert_eq!(r["count"], 0, "drafts are not searchable");
 
     // Filters.
@@ -624,7 +804,10 @@ async fn package_search(app: &mut TestApp, f: &Fixture) {
         "package_search",
     );
     assert_eq!(newest["results"][0]["name"], f.air);
-    let none = ok(&post_json(app, "package_search", json!({"rows": 0})).await, "package_search");
+    let none = ok(
+        &post_json(app, "package_search", json!({"rows": 0})).await,
+        "package_search",
+    );
     assert_eq!((count(&none), none["results"].clone()), (2, json!([])));
 
     // Facets: a JSON list in a string, both shapes.
@@ -634,7 +817,10 @@ async fn package_search(app: &mut TestApp, f: &Fixture) {
             &query(
                 "package_search",
                 &[
-                    ("facet.field", "[\"organization\",\"tags\",\"res_format\",\"groups\",\"license_id\"]"),
+                    (
+                        "facet.field",
+                        "[\"organization\",\"tags\",\"res_format\",\"groups\",\"license_id\"]",
+                    ),
                     ("facet.limit", "-1"),
                     ("rows", "0"),
                 ],
@@ -667,10 +853,18 @@ async fn package_search(app: &mut TestApp, f: &Fixture) {
         .as_array()
         .is_some_and(|g| g.iter().any(|i| i["display_name"] == "资源环境")));
     let limited = ok(
-        &post_json(app, "package_search", json!({"facet.field": ["tags"], "facet.limit": 1})).await,
+        &post_json(
+            app,
+            "package_search",
+            json!({"facet.field": ["tags"], "facet.limit": 1}),
+        )
+        .await,
         "package_search",
     );
-    assert_eq!(limited["search_facets"]["tags"]["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        limited["search_facets"]["tags"]["items"].as_array().map(Vec::len),
+        Some(1)
+    );
 }
 
 async fn datastore_search(app: &mut TestApp, f: &Fixture) {
@@ -680,12 +874,24 @@ async fn datastore_search(app: &mut TestApp, f: &Fixture) {
     let e = failed(&get(app, &path).await, StatusCode::FORBIDDEN, "Authorization Error");
     assert!(e["message"].as_str().is_some_and(|m| m.starts_with("Access denied")));
     // A token, with `Bearer ` or bare as ckanapi sends it.
-    let bearer = ok(&get_with_auth(app, &path, &format!("Bearer {}", f.consumer)).await, "datastore_search");
+    let bearer = ok(
+        &get_with_auth(app, &path, &format!("Bearer {}", f.consumer)).await,
+        "datastore_search",
+    );
     let bare = ok(&get_with_auth(app, &path, &f.consumer).await, "datastore_search");
     assert_eq!(bearer, bare);
     assert_eq!(
         keys(&bare),
-        ["_links", "fields", "limit", "offset", "records", "resource_id", "total", "total_was_estimated"]
+        [
+            "_links",
+            "fields",
+            "limit",
+            "offset",
+            "records",
+            "resource_id",
+            "total",
+            "total_was_estimated"
+        ]
     );
     assert_eq!(bare["resource_id"], id);
     assert_eq!(
@@ -693,22 +899,36 @@ async fn datastore_search(app: &mut TestApp, f: &Fixture) {
         json!([{"id": "_id", "type": "int"}, {"id": "code", "type": "text"}, {"id": "name", "type": "text"},
                {"id": "people", "type": "int"}])
     );
-    assert_eq!((bare["total"].clone(), bare["limit"].clone(), bare["offset"].clone()), (json!(4), json!(100), json!(0)));
+    assert_eq!(
+        (bare["total"].clone(), bare["limit"].clone(), bare["offset"].clone()),
+        (json!(4), json!(100), json!(0))
+    );
     assert_eq!(
         bare["records"][0],
         json!({"_id": 1, "code": "510104020", "name": "春熙路街道", "people": 52000})
     );
     assert_eq!(bare["records"][3]["people"], Value::Null);
-    assert_eq!(bare["_links"]["start"], format!("/api/3/action/datastore_search?resource_id={id}"));
-    assert_eq!(bare["_links"]["next"], format!("/api/3/action/datastore_search?resource_id={id}&offset=100"));
+    assert_eq!(
+        bare["_links"]["start"],
+        format!("/api/3/action/datastore_search?resource_id={id}")
+    );
+    assert_eq!(
+        bare["_links"]["next"],
+        format!("/api/3/action/datastore_search?resource_id={id}&offset=100")
+    );
 
     let post = |body: Value| datastore_post(app.browser(), f.consumer.clone(), body);
     let r = post(json!({"resource_id": id, "filters": {"name": "书院街街道"}})).await;
     let r = ok(&r, "datastore_search");
-    assert_eq!((r["total"].clone(), r["records"][0]["code"].clone()), (json!(1), json!("510104021")));
+    assert_eq!(
+        (r["total"].clone(), r["records"][0]["code"].clone()),
+        (json!(1), json!("510104021"))
+    );
     let r = ok(
-        &post(json!({"resource_id": id, "filters": {"code": ["510104020", "510104021"]}, "sort": "people desc",
-                     "fields": ["name"], "limit": "1", "offset": "0"}))
+        &post(
+            json!({"resource_id": id, "filters": {"code": ["510104020", "510104021"]}, "sort": "people desc",
+                     "fields": ["name"], "limit": "1", "offset": "0"}),
+        )
         .await,
         "datastore_search",
     );
@@ -721,14 +941,20 @@ async fn datastore_search(app: &mut TestApp, f: &Fixture) {
     let r = ok(&post(json!({"resource_id": id, "q": "御河"})).await, "datastore_search");
     assert_eq!(r["total"], 1);
     let r = ok(&post(json!({"resource_id": id, "limit": 0})).await, "datastore_search");
-    assert_eq!((r["records"].clone(), r["fields"].as_array().map(Vec::len)), (json!([]), Some(4)));
+    assert_eq!(
+        (r["records"].clone(), r["fields"].as_array().map(Vec::len)),
+        (json!([]), Some(4))
+    );
 
     let e = failed(
         &post(json!({"resource_id": id, "filters": {"colour": "red"}})).await,
         StatusCode::CONFLICT,
         "Validation Error",
     );
-    assert!(e.as_object().is_some_and(|o| o.keys().any(|k| k.starts_with("colour"))), "{e}");
+    assert!(
+        e.as_object().is_some_and(|o| o.keys().any(|k| k.starts_with("colour"))),
+        "{e}"
+    );
     let e = failed(
         &post(json!({"resource_id": id, "filters": {"people": "many"}})).await,
         StatusCode::CONFLICT,
@@ -783,7 +1009,10 @@ async fn errors(app: &mut TestApp, f: &Fixture) {
     )
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
-    assert!(r.json().as_str().is_some_and(|m| m.starts_with("Bad request - JSON Error")));
+    assert!(r
+        .json()
+        .as_str()
+        .is_some_and(|m| m.starts_with("Bad request - JSON Error")));
     let r = post_json(app, "package_list", json!([1, 2])).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 
@@ -819,32 +1048,53 @@ async fn errors(app: &mut TestApp, f: &Fixture) {
         (json!({"rows": "abc"}), "rows", "Invalid integer"),
         (json!({"rows": 5000}), "rows", "Must be at most 1000"),
         (json!({"start": "99999999999"}), "start", "Must be at most 99990"),
-        (json!({"facet.field": "[\"colour\"]"}), "facet.field", "Cannot count by \"colour\""),
+        (
+            json!({"facet.field": "[\"colour\"]"}),
+            "facet.field",
+            "Cannot count by \"colour\"",
+        ),
         (json!({"facet.field": "[tags"}), "facet.field", "Must be a list"),
     ] {
-        let e = failed(&search_post(app.browser(), params.clone()).await, StatusCode::CONFLICT, "Validation Error");
+        let e = failed(
+            &search_post(app.browser(), params.clone()).await,
+            StatusCode::CONFLICT,
+            "Validation Error",
+        );
         assert!(
             e[field][0].as_str().is_some_and(|m| m.starts_with(message)),
             "{params}: {e}"
         );
     }
-    let e = failed(&get(app, "/api/3/action/package_show").await, StatusCode::CONFLICT, "Validation Error");
+    let e = failed(
+        &get(app, "/api/3/action/package_show").await,
+        StatusCode::CONFLICT,
+        "Validation Error",
+    );
     assert_eq!(e["id"], json!(["Missing value"]));
     let e = failed(
         &get(app, &query("organization_list", &[("sort", "colour asc")])).await,
         StatusCode::CONFLICT,
         "Validation Error",
     );
-    assert!(e["sort"][0].as_str().is_some_and(|m| m.contains("name, title or package_count")));
+    assert!(e["sort"][0]
+        .as_str()
+        .is_some_and(|m| m.contains("name, title or package_count")));
 
     // Search query errors: what cannot be searched, and why.
     for (params, why) in [
         (json!({"fq": "organization:\"unclosed"}), "not closed"),
         (json!({"fq": "author:someone"}), "cannot filter by"),
-        (json!({"fq": "metadata_modified:[2024-01-01T00:00:00Z TO *]"}), "cannot filter by"),
+        (
+            json!({"fq": "metadata_modified:[2024-01-01T00:00:00Z TO *]"}),
+            "cannot filter by",
+        ),
         (json!({"sort": "colour desc"}), "cannot sort by"),
     ] {
-        let e = failed(&search_post(app.browser(), params.clone()).await, StatusCode::BAD_REQUEST, "Search Query Error");
+        let e = failed(
+            &search_post(app.browser(), params.clone()).await,
+            StatusCode::BAD_REQUEST,
+            "Search Query Error",
+        );
         assert!(e["message"].as_str().is_some_and(|m| m.contains(why)), "{params}: {e}");
     }
     let long = "很".repeat(600);
@@ -883,10 +1133,18 @@ async fn ckan_api_on_postgres() {
 #[tokio::test]
 async fn an_empty_catalogue_answers_with_empty_lists() {
     let mut app = TestApp::sqlite().await;
-    for action in ["package_list", "tag_list", "organization_list", "current_package_list_with_resources"] {
+    for action in [
+        "package_list",
+        "tag_list",
+        "organization_list",
+        "current_package_list_with_resources",
+    ] {
         let r = get(&mut app, &format!("/api/action/{action}")).await;
         assert_eq!(ok(&r, action), json!([]), "{action}");
     }
-    let r = ok(&get(&mut app, "/api/3/action/package_search?q=%E8%A1%97%E9%81%93").await, "package_search");
+    let r = ok(
+        &get(&mut app, "/api/3/action/package_search?q=%E8%A1%97%E9%81%93").await,
+        "package_search",
+    );
     assert_eq!((r["count"].clone(), r["results"].clone()), (json!(0), json!([])));
 }

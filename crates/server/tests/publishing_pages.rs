@@ -500,7 +500,11 @@ async fn a_resource_goes_from_plan_through_review_to_the_catalogue() {
     assert_page("/catalogue", &r);
     assert_eq!(r.nav(), ["home", "catalogue", "login", "register"]);
     let name = code.to_ascii_lowercase();
-    assert!(text(&r).contains(&format!("href=\"/dataset/{name}\">四川省乡镇街道</a>")), "{}", r.body);
+    assert!(
+        text(&r).contains(&format!("href=\"/dataset/{name}\">四川省乡镇街道</a>")),
+        "{}",
+        r.body
+    );
     assert!(r.body.contains("四川省交通运输厅") && r.body.contains("社会发展") && r.body.contains("无条件开放"));
     // The old address of the dataset page still leads there.
     let r = visitor.get(&format!("/catalogue/{code}")).await;
@@ -842,7 +846,9 @@ async fn each_role_sees_only_its_pages() {
     // Unpublished resources are not in the catalogue.
     let code = app.store.resource(id).await.unwrap().unwrap().code;
     assert_eq!(
-        anon.get(&format!("/dataset/{}", code.to_ascii_lowercase())).await.status,
+        anon.get(&format!("/dataset/{}", code.to_ascii_lowercase()))
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(anon.get("/dataset/nope").await.status, StatusCode::NOT_FOUND);

@@ -35,7 +35,9 @@ async fn staff(app: &TestApp, login: &str, org: i64, role: &str) -> Caller {
         org_id: org,
         role: role.into(),
     };
-    accounts::create_staff(&app.store, &Caller::console(), new).await.expect("staff");
+    accounts::create_staff(&app.store, &Caller::console(), new)
+        .await
+        .expect("staff");
     let u = app.store.user_by_login(login).await.unwrap().unwrap();
     Caller {
         actor: actor_for(&u),
@@ -73,10 +75,17 @@ async fn publish(app: &TestApp, s: &Seeded, who: &(Caller, i64), meta: Value) ->
         ..Default::default()
     };
     ingest::add_api(&app.store, &who.0, id, &api).await.unwrap();
-    resources::submit(&app.store, &who.0, id, &WorkCalendar::official()).await.unwrap();
-    resources::decide(&app.store, &s.reviewer, id, Decision::Approve(ReviewChecklist::passed()))
+    resources::submit(&app.store, &who.0, id, &WorkCalendar::official())
         .await
         .unwrap();
+    resources::decide(
+        &app.store,
+        &s.reviewer,
+        id,
+        Decision::Approve(ReviewChecklist::passed()),
+    )
+    .await
+    .unwrap();
     id
 }
 
@@ -155,7 +164,9 @@ async fn catalogue(app: &TestApp) -> (Seeded, Vec<i64>) {
 }
 
 async fn search(app: &mut TestApp, query: &str) -> Value {
-    let r = app.api(Method::GET, &format!("/api/v1/search?{query}"), None, None).await;
+    let r = app
+        .api(Method::GET, &format!("/api/v1/search?{query}"), None, None)
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.body);
     r.json()
 }
@@ -213,17 +224,28 @@ async fn chinese_words_pinyin_facets_sorting_and_paging_through_the_api() {
     assert_eq!(all["total"], 5);
     // Facet values carry their names in the reader's language, counts over all matches.
     let domains = facet(&all, "domain");
-    assert!(domains.contains(&("transport".into(), "道路交通".into(), 2)), "{domains:?}");
-    assert!(domains.contains(&("health".into(), "卫生健康".into(), 2)), "{domains:?}");
+    assert!(
+        domains.contains(&("transport".into(), "道路交通".into(), 2)),
+        "{domains:?}"
+    );
+    assert!(
+        domains.contains(&("health".into(), "卫生健康".into(), 2)),
+        "{domains:?}"
+    );
     let providers = facet(&all, "provider");
-    assert!(providers.contains(&("008693034".into(), "四川省交通运输厅".into(), 3)), "{providers:?}");
+    assert!(
+        providers.contains(&("008693034".into(), "四川省交通运输厅".into(), 3)),
+        "{providers:?}"
+    );
     let regions: Vec<(String, u64)> = facet(&all, "region").into_iter().map(|(v, _, n)| (v, n)).collect();
     assert_eq!(regions, vec![("510000".to_string(), 4), ("510100".to_string(), 1)]);
     let en = app
         .api(Method::GET, "/api/v1/search?lang=en&facets=domain", None, None)
         .await
         .json();
-    assert!(facet(&en, "domain").iter().any(|(v, l, _)| v == "transport" && l != "道路交通"));
+    assert!(facet(&en, "domain")
+        .iter()
+        .any(|(v, l, _)| v == "transport" && l != "道路交通"));
 
     // Chinese words: the title match first, then the summary match; highlights mark the word.
     let r = search(&mut app, &format!("q={}", enc("公积金"))).await;
@@ -252,7 +274,9 @@ async fn chinese_words_pinyin_facets_sorting_and_paging_through_the_api() {
     assert_eq!(by_name.len(), 5);
     let mut paged = Vec::new();
     for offset in [0, 2, 4] {
-        paged.extend(titles(&search(&mut app, &format!("sort=name&limit=2&offset={offset}")).await));
+        paged.extend(titles(
+            &search(&mut app, &format!("sort=name&limit=2&offset={offset}")).await,
+        ));
     }
     assert_eq!(paged, by_name);
     // Newest first when there are no words: the last published leads.
@@ -278,13 +302,24 @@ async fn bad_search_parameters_are_named_not_failed() {
         ("colour=red", "colour"),
         ("sort=name%3BDROP%20TABLE%20resources", "sort"),
     ] {
-        let r = app.api(Method::GET, &format!("/api/v1/search?{query}"), None, None).await;
+        let r = app
+            .api(Method::GET, &format!("/api/v1/search?{query}"), None, None)
+            .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {}", r.body);
         assert!(r.body.contains(field), "{query}: {}", r.body);
     }
     // Odd text is searched as text: quotes, brackets, operators, SQL.
-    for q in ["\"公积金", "((", "AND OR NOT", "'; DROP TABLE resources; --", "🚌 公交", "*:*"] {
-        let r = app.api(Method::GET, &format!("/api/v1/search?q={}", enc(q)), None, None).await;
+    for q in [
+        "\"公积金",
+        "((",
+        "AND OR NOT",
+        "'; DROP TABLE resources; --",
+        "🚌 公交",
+        "*:*",
+    ] {
+        let r = app
+            .api(Method::GET, &format!("/api/v1/search?q={}", enc(q)), None, None)
+            .await;
         assert!(matches!(r.status.as_u16(), 200 | 422), "{q}: {} {}", r.status, r.body);
     }
     assert_eq!(app.store.count_resources(Some("published")).await.unwrap(), 5);
@@ -304,7 +339,11 @@ async fn pages_search_with_facets_and_link_providers_and_domains() {
     assert!(r.body.contains("找到 2 个数据资源"), "{}", r.body);
     assert!(r.body.contains("<mark>"));
     // Facet links toggle a filter without JavaScript.
-    assert!(r.body.contains("href=\"/catalogue?q=%E5%85%AC%E7%A7%AF%E9%87%91&amp;domain=health\"") || r.body.contains("domain=health"));
+    assert!(
+        r.body
+            .contains("href=\"/catalogue?q=%E5%85%AC%E7%A7%AF%E9%87%91&amp;domain=health\"")
+            || r.body.contains("domain=health")
+    );
     let r = app.get(&format!("/catalogue?q={}&domain=health", enc("公积金"))).await;
     assert!(r.body.contains("找到 1 个数据资源"));
     assert!(r.body.contains("class=\"chip\""));
@@ -313,7 +352,11 @@ async fn pages_search_with_facets_and_link_providers_and_domains() {
     assert!(r.body.contains("href=\"/org/008693034\""));
     let r = app.get("/org/008693034").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body.contains("四川省交通运输厅") && r.body.contains("已开放 3 个数据资源"), "{}", r.body);
+    assert!(
+        r.body.contains("四川省交通运输厅") && r.body.contains("已开放 3 个数据资源"),
+        "{}",
+        r.body
+    );
     assert!(!r.body.contains("医疗机构名录"));
     assert_eq!(app.get("/org/nobody").await.status, StatusCode::NOT_FOUND);
     let r = app.get("/domain/health").await;
@@ -350,7 +393,9 @@ async fn the_index_follows_withdrawals_and_a_rebuild_gives_the_same_results() {
 
 #[tokio::test]
 async fn search_works_on_postgres() {
-    let Some(mut app) = TestApp::postgres().await else { return };
+    let Some(mut app) = TestApp::postgres().await else {
+        return;
+    };
     catalogue(&app).await;
     let r = search(&mut app, &format!("q={}&domain=health", enc("公积金"))).await;
     assert_eq!(titles(&r), vec!["基层医疗卫生机构公积金缴存情况"]);

@@ -1,5 +1,5 @@
-//! What the CKAN Action API reads that takes several store calls: the whole published catalogue
-//! (for names, tags and counts), a provider's datasets, and a distribution with its resource.
+//! What the CKAN Action API reads that takes several store calls: the names of the whole
+//! published catalogue, and a distribution with its resource and its datastore rows.
 
 use pubdata_core::field::FieldType;
 use pubdata_core::resource::ResourceState;
@@ -8,57 +8,33 @@ use pubdata_store::datastore::{DatastoreQuery, QueryResult};
 use pubdata_store::{DistributionRow, ResourceFilter};
 
 use crate::published::{self, Published};
-use crate::resources::{self, Resource};
 use crate::{Caller, Result, Store};
 
 /// Rows read per query when walking the whole catalogue.
 const PAGE: i64 = 500;
 
-/// Every published resource (metadata only, no distributions), most recently updated first.
-pub async fn catalogue(store: &Store) -> Result<Vec<Resource>> {
-    provider_catalogue(store, None).await
-}
-
-async fn provider_catalogue(store: &Store, provider_org_id: Option<i64>) -> Result<Vec<Resource>> {
-    let mut out = Vec::new();
+/// The public names of all published resources, in name order.
+pub async fn names(store: &Store) -> Result<Vec<String>> {
+    let mut names = Vec::new();
     loop {
         let rows = store
             .list_resources(&ResourceFilter {
-                provider_org_id,
                 state: Some(ResourceState::Published.as_str()),
                 limit: PAGE,
-                offset: out.len() as i64,
+                offset: names.len() as i64,
                 ..Default::default()
             })
             .await?;
         let done = (rows.len() as i64) < PAGE;
-        for row in rows {
-            out.push(resources::parse(row)?);
-        }
+        names.extend(rows.iter().map(|r| published::name_of(&r.code)));
         if done {
-            return Ok(out);
+            break;
         }
     }
-}
-
-/// The public names of all published resources, in name order.
-pub async fn names(store: &Store) -> Result<Vec<String>> {
-    let mut names: Vec<String> = catalogue(store)
-        .await?
-        .iter()
-        .map(|r| published::name_of(&r.row.code))
-        .collect();
     names.sort_unstable();
+    // A resource updated while the pages were read may have moved into a later page.
+    names.dedup();
     Ok(names)
-}
-
-/// A provider's published resources with their data, most recently updated first.
-pub async fn of_provider(store: &Store, provider_org_id: i64, limit: usize) -> Result<Vec<Published>> {
-    let mut out = Vec::new();
-    for r in provider_catalogue(store, Some(provider_org_id)).await?.into_iter().take(limit) {
-        out.push(published::by_id(store, r.row.id).await?);
-    }
-    Ok(out)
 }
 
 /// A distribution offered now by a published resource, with that resource.
@@ -68,7 +44,12 @@ pub async fn distribution(store: &Store, dist_id: i64) -> Result<(Published, Dis
     let p = published::by_id(store, dist.resource_id)
         .await
         .map_err(|_| not_found())?;
-    let dist = p.dists.iter().find(|d| d.id == dist_id).cloned().ok_or_else(not_found)?;
+    let dist = p
+        .dists
+        .iter()
+        .find(|d| d.id == dist_id)
+        .cloned()
+        .ok_or_else(not_found)?;
     Ok((p, dist))
 }
 

@@ -25,11 +25,7 @@ pub async fn rows(store: &Store, caller: &Caller, resource_id: i64, query: &Data
 /// The first rows of a published resource's current data, for its public page: shown to anyone
 /// for unconditional (无条件开放) data, and not at all for conditional data, which leaves the
 /// platform only under a grant.
-pub async fn preview(
-    store: &Store,
-    p: &crate::published::Published,
-    limit: u64,
-) -> Result<Option<QueryResult>> {
+pub async fn preview(store: &Store, p: &crate::published::Published, limit: u64) -> Result<Option<QueryResult>> {
     if p.resource.meta.open_type != pubdata_core::metadata::OpenType::Unconditional {
         return Ok(None);
     }

@@ -54,7 +54,13 @@ pub fn display_file_name(p: &Published, d: &DistributionRow) -> String {
         .meta
         .title
         .chars()
-        .map(|c| if c.is_control() || "/\\:*?\"<>|".contains(c) { '_' } else { c })
+        .map(|c| {
+            if c.is_control() || "/\\:*?\"<>|".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     format!("{}-v{}.csv", title.trim(), d.version)
 }

@@ -26,7 +26,9 @@ pub use notice::NoticeRow;
 pub use org::OrgRow;
 pub use plan::{NewPlanItem, PlanItemRow, PlanRow};
 pub use region::RegionRow;
-pub use resource::{CatalogueChange, DistributionRow, NewDistribution, ResourceFilter, ResourceRow, ResourceStateChange, ReviewRow};
+pub use resource::{
+    CatalogueChange, DistributionRow, NewDistribution, ResourceFilter, ResourceRow, ResourceStateChange, ReviewRow,
+};
 pub use session::{ApiTokenRow, SessionRow};
 pub use user::{MembershipRow, UserRow};
 

@@ -95,7 +95,11 @@ pub fn parse(params: &[(String, String)], page_size: usize) -> Result<Query, Dom
     }
     if let Some(p) = page {
         if p == 0 {
-            errors.push(invalid("page", "range").with("min", 1).with("max", MAX_OFFSET / page_size.max(1)));
+            errors.push(
+                invalid("page", "range")
+                    .with("min", 1)
+                    .with("max", MAX_OFFSET / page_size.max(1)),
+            );
         } else {
             q.offset = (p - 1).saturating_mul(q.limit);
         }
@@ -165,7 +169,11 @@ pub struct SearchResults {
 }
 
 /// Names of facet values: providers, domains, open types, frequencies and regions.
-async fn labels(app: &AppState, lang: Lang, facets: &[pubdata_search::FacetCounts]) -> AppResult<HashMap<(Facet, String), String>> {
+async fn labels(
+    app: &AppState,
+    lang: Lang,
+    facets: &[pubdata_search::FacetCounts],
+) -> AppResult<HashMap<(Facet, String), String>> {
     let mut out = HashMap::new();
     let term = |prefix: &str, key: &str| {
         let k = format!("{prefix}.{key}");
@@ -332,14 +340,25 @@ mod tests {
     #[test]
     fn reads_text_filters_sort_and_paging() {
         let q = parse(
-            &p(&[("q", " 公积金 "), ("domain", "ms"), ("domain", "jj"), ("format", "CSV"), ("sort", "updated"), ("page", "3")]),
+            &p(&[
+                ("q", " 公积金 "),
+                ("domain", "ms"),
+                ("domain", "jj"),
+                ("format", "CSV"),
+                ("sort", "updated"),
+                ("page", "3"),
+            ]),
             20,
         )
         .unwrap();
         assert_eq!(q.text, "公积金");
         assert_eq!(
             q.filters,
-            vec![(Facet::Domain, "ms".into()), (Facet::Domain, "jj".into()), (Facet::Format, "CSV".into())]
+            vec![
+                (Facet::Domain, "ms".into()),
+                (Facet::Domain, "jj".into()),
+                (Facet::Format, "CSV".into())
+            ]
         );
         assert_eq!((q.sort, q.offset, q.limit), (Sort::Updated, 40, 20));
         assert_eq!(q.facets, Facet::ALL.to_vec());
@@ -370,9 +389,15 @@ mod tests {
             ("colour", "search_parameter"),
             ("page", "range"),
         ] {
-            assert!(got.contains(&(want.0.into(), want.1.into())), "{want:?} missing from {got:?}");
+            assert!(
+                got.contains(&(want.0.into(), want.1.into())),
+                "{want:?} missing from {got:?}"
+            );
         }
-        assert_eq!(codes(parse(&p(&[("limit", "101")]), 20).unwrap_err()), vec![("limit".into(), "range".into())]);
+        assert_eq!(
+            codes(parse(&p(&[("limit", "101")]), 20).unwrap_err()),
+            vec![("limit".into(), "range".into())]
+        );
         assert_eq!(
             codes(parse(&p(&[("offset", "99999999")]), 20).unwrap_err()),
             vec![("offset".into(), "search_offset".into())]

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 
 use pubdata_core::metadata::DomainList;
 use pubdata_core::org::OrgKind;
-use pubdata_service::{ckan, published};
+use pubdata_core::DomainError;
+use pubdata_search::{Facet, Query, Results, SearchError, Sort};
+use pubdata_service::{ckan, published, StoreError};
 use pubdata_store::OrgRow;
 use serde_json::{json, Value};
 
@@ -59,7 +61,7 @@ pub async fn run(app: &AppState, ctx: &Ctx, site: &Site, name: &str, p: &Params)
         "organization_show" => organization_show(app, site, p).await,
         "group_list" => group_list(app, site, p).await,
         "group_show" => group_show(app, site, p).await,
-        "tag_list" => tag_list(app, p).await,
+        "tag_list" => tag_list(app, p),
         "status_show" => Ok(status_show(ctx, site)),
         "datastore_search" => datastore_search(app, ctx, p).await,
         "help_show" => help_show(p),
@@ -121,21 +123,59 @@ async fn provider_names(app: &AppState) -> Result<HashMap<String, String>, CkanE
         .collect())
 }
 
-async fn package_search(app: &AppState, site: &Site, p: &Params) -> Result<Value, CkanError> {
-    let req = search::parse(p, &site.domains)?;
-    let results = app.search.search(&req.query).map_err(|e| match e {
-        pubdata_search::SearchError::Query(m) => CkanError::SearchQuery(m),
+fn search(app: &AppState, query: &Query) -> Result<Results, CkanError> {
+    app.search.search(query).map_err(|e| match e {
+        SearchError::Query(m) => CkanError::SearchQuery(m),
         other => CkanError::Internal(other.to_string()),
-    })?;
-    let mut datasets = Vec::with_capacity(results.hits.len());
+    })
+}
+
+/// The found datasets as CKAN dicts. The index may lag the store by a moment: a resource
+/// withdrawn since is left out.
+async fn datasets(app: &AppState, site: &Site, results: &Results) -> Result<Vec<Value>, CkanError> {
+    let mut out = Vec::with_capacity(results.hits.len());
     for hit in &results.hits {
-        // The index may lag the store by a moment: a resource withdrawn since is left out.
         match published::by_id(&app.store, hit.id).await {
-            Ok(d) => datasets.push(dicts::dataset(site, &d)),
-            Err(pubdata_service::StoreError::Domain(pubdata_core::DomainError::NotFound { .. })) => {}
+            Ok(d) => out.push(dicts::dataset(site, &d)),
+            Err(StoreError::Domain(DomainError::NotFound { .. })) => {}
             Err(e) => return Err(e.into()),
         }
     }
+    Ok(out)
+}
+
+/// How many published datasets have each value of a facet, from the index (as CKAN counts
+/// from Solr).
+fn facet_counts(app: &AppState, facet: Facet) -> Result<HashMap<String, usize>, CkanError> {
+    let query = Query {
+        limit: 0,
+        facets: vec![facet],
+        facet_limit: usize::MAX,
+        ..Default::default()
+    };
+    Ok(search(app, &query)?
+        .facets
+        .into_iter()
+        .flat_map(|c| c.values)
+        .map(|(v, n)| (v, usize::try_from(n).unwrap_or(usize::MAX)))
+        .collect())
+}
+
+/// The newest datasets with a facet value (a provider's, a domain's), at most [`MAX_LIST`].
+async fn datasets_with(app: &AppState, site: &Site, facet: Facet, value: &str) -> Result<Vec<Value>, CkanError> {
+    let query = Query {
+        filters: vec![(facet, value.to_string())],
+        sort: Sort::Updated,
+        limit: MAX_LIST as usize,
+        ..Default::default()
+    };
+    datasets(app, site, &search(app, &query)?).await
+}
+
+async fn package_search(app: &AppState, site: &Site, p: &Params) -> Result<Value, CkanError> {
+    let req = search::parse(p, &site.domains)?;
+    let results = search(app, &req.query)?;
+    let found = datasets(app, site, &results).await?;
     let orgs = if req.facet_fields.iter().any(|f| f == "organization") {
         provider_names(app).await?
     } else {
@@ -144,7 +184,7 @@ async fn package_search(app: &AppState, site: &Site, p: &Params) -> Result<Value
     let (facets, search_facets) = search::render_facets(&req, &results, &orgs, &site.domains);
     Ok(json!({
         "count": results.total,
-        "results": datasets,
+        "results": found,
         "facets": facets,
         "search_facets": search_facets,
         "sort": req.sort,
@@ -172,16 +212,6 @@ async fn resource_view_list(app: &AppState, p: &Params) -> Result<Value, CkanErr
 
 async fn providers(app: &AppState) -> Result<Vec<OrgRow>, CkanError> {
     Ok(app.store.list_orgs(Some(OrgKind::Provider)).await?)
-}
-
-/// Published datasets per provider id and per domain key.
-async fn counts(app: &AppState) -> Result<(HashMap<i64, usize>, HashMap<String, usize>), CkanError> {
-    let (mut by_org, mut by_domain) = (HashMap::new(), HashMap::new());
-    for r in ckan::catalogue(&app.store).await? {
-        *by_org.entry(r.row.provider_org_id).or_default() += 1;
-        *by_domain.entry(r.meta.domain.key().to_string()).or_default() += 1;
-    }
-    Ok((by_org, by_domain))
 }
 
 /// `sort` of the group and organisation lists: `name`, `title` or `package_count`, with
@@ -237,13 +267,14 @@ fn list_result(
 
 async fn organization_list(app: &AppState, p: &Params) -> Result<Value, CkanError> {
     list_sort(p)?;
-    let (by_org, _) = counts(app).await?;
+    let counts = facet_counts(app, Facet::Provider)?;
     let items = providers(app)
         .await?
         .iter()
         .map(|o| {
-            let n = by_org.get(&o.id).copied().unwrap_or(0);
-            (published::provider_key(o), o.name.clone(), n, dicts::organization(o, Some(n)))
+            let key = published::provider_key(o);
+            let n = counts.get(&key).copied().unwrap_or(0);
+            (key, o.name.clone(), n, dicts::organization(o, Some(n)))
         })
         .collect();
     list_result(p, "organizations", items)
@@ -267,20 +298,18 @@ async fn organization_show(app: &AppState, site: &Site, p: &Params) -> Result<Va
         .into_iter()
         .find(|o| o.id.to_string() == id || published::provider_key(o) == id.to_ascii_lowercase())
         .ok_or_else(|| CkanError::NotFound("Organization not found".into()))?;
-    let (by_org, _) = counts(app).await?;
-    let datasets = if p.flag("include_datasets", false)? {
-        let list = ckan::of_provider(&app.store, org.id, MAX_LIST as usize).await?;
-        Some(list.iter().map(|d| dicts::dataset(site, d)).collect())
-    } else {
-        None
+    let key = published::provider_key(&org);
+    let n = facet_counts(app, Facet::Provider)?.get(&key).copied().unwrap_or(0);
+    let datasets = match p.flag("include_datasets", false)? {
+        true => Some(datasets_with(app, site, Facet::Provider, &key).await?),
+        false => None,
     };
-    let n = by_org.get(&org.id).copied().unwrap_or(0);
     Ok(with_members(dicts::organization(&org, Some(n)), datasets))
 }
 
 async fn group_list(app: &AppState, site: &Site, p: &Params) -> Result<Value, CkanError> {
     list_sort(p)?;
-    let (_, by_domain) = counts(app).await?;
+    let by_domain = facet_counts(app, Facet::Domain)?;
     let items = site
         .domains
         .iter()
@@ -299,40 +328,27 @@ async fn group_show(app: &AppState, site: &Site, p: &Params) -> Result<Value, Ck
         .parse(&id)
         .ok_or_else(|| CkanError::NotFound("Group not found".into()))?;
     let name = site.domains.name(&domain).unwrap_or(domain.key()).to_string();
-    let catalogue = ckan::catalogue(&app.store).await?;
-    let members: Vec<i64> = catalogue
-        .iter()
-        .filter(|r| r.meta.domain == domain)
-        .map(|r| r.row.id)
-        .collect();
-    let datasets = if p.flag("include_datasets", false)? {
-        let mut out = Vec::new();
-        for id in members.iter().take(MAX_LIST as usize) {
-            out.push(dicts::dataset(site, &published::by_id(&app.store, *id).await?));
-        }
-        Some(out)
-    } else {
-        None
+    let key = domain.key();
+    let n = facet_counts(app, Facet::Domain)?.get(key).copied().unwrap_or(0);
+    let datasets = match p.flag("include_datasets", false)? {
+        true => Some(datasets_with(app, site, Facet::Domain, key).await?),
+        false => None,
     };
-    Ok(with_members(
-        dicts::group(domain.key(), &name, Some(members.len())),
-        datasets,
-    ))
+    Ok(with_members(dicts::group(key, &name, Some(n)), datasets))
 }
 
-async fn tag_list(app: &AppState, p: &Params) -> Result<Value, CkanError> {
+fn tag_list(app: &AppState, p: &Params) -> Result<Value, CkanError> {
     if p.text("vocabulary_id")?.is_some() {
-        return Err(CkanError::NotFound("Could not find vocabulary; tags here are free tags".into()));
+        return Err(CkanError::NotFound(
+            "Could not find vocabulary; tags here are free tags".into(),
+        ));
     }
     let prefix = p.text("query")?.unwrap_or_default().to_lowercase();
-    let mut tags: Vec<String> = ckan::catalogue(&app.store)
-        .await?
-        .into_iter()
-        .flat_map(|r| r.meta.tags)
+    let mut tags: Vec<String> = facet_counts(app, Facet::Tag)?
+        .into_keys()
         .filter(|t| t.to_lowercase().starts_with(&prefix))
         .collect();
     tags.sort_unstable();
-    tags.dedup();
     Ok(if p.flag("all_fields", false)? {
         json!(tags.iter().map(|t| dicts::tag(t)).collect::<Vec<_>>())
     } else {

@@ -41,10 +41,7 @@ fn filters(map: &Map<String, Value>) -> Result<Vec<Filter>, CkanError> {
     for (field, v) in map {
         let (op, value) = match v {
             Value::Array(items) => {
-                let values = items
-                    .iter()
-                    .map(|i| text_of(field, i))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let values = items.iter().map(|i| text_of(field, i)).collect::<Result<Vec<_>, _>>()?;
                 if values.iter().any(|v| v.contains(',')) {
                     return Err(CkanError::invalid(
                         "filters",
@@ -79,7 +76,11 @@ fn sort(s: &str) -> Result<Option<(String, bool)>, CkanError> {
         [f] => (f, false),
         [f, dir] if dir.eq_ignore_ascii_case("asc") => (f, false),
         [f, dir] if dir.eq_ignore_ascii_case("desc") => (f, true),
-        _ => return Err(invalid(format!("{one:?} is not \"field\", \"field asc\" or \"field desc\""))),
+        _ => {
+            return Err(invalid(format!(
+                "{one:?} is not \"field\", \"field asc\" or \"field desc\""
+            )))
+        }
     };
     let field = field.trim_matches('"');
     match (field, desc) {
@@ -122,10 +123,7 @@ pub fn parse(p: &Params) -> Result<DatastoreRequest, CkanError> {
     };
     if let Some(format) = p.text("records_format")? {
         if format != "objects" {
-            return Err(CkanError::invalid(
-                "records_format",
-                "Only \"objects\" is supported",
-            ));
+            return Err(CkanError::invalid("records_format", "Only \"objects\" is supported"));
         }
     }
     Ok(DatastoreRequest {
@@ -185,15 +183,17 @@ fn link(path: &str, req: &DatastoreRequest, offset: u64) -> String {
     if req.limit != DEFAULT_LIMIT as u64 {
         pairs.push(("limit".into(), req.limit.to_string()));
     }
-    format!(
-        "{path}?{}",
-        serde_urlencoded::to_string(&pairs).unwrap_or_default()
-    )
+    format!("{path}?{}", serde_urlencoded::to_string(&pairs).unwrap_or_default())
 }
 
 /// The result: `_id` counts the rows of the whole result from 1 (in file order with no filters
 /// it is the row's number in the file).
-pub fn render(req: &DatastoreRequest, result: &QueryResult, columns: &[(String, FieldType)], action_path: &str) -> Value {
+pub fn render(
+    req: &DatastoreRequest,
+    result: &QueryResult,
+    columns: &[(String, FieldType)],
+    action_path: &str,
+) -> Value {
     let type_of = |name: &str| columns.iter().find(|c| c.0 == name).map(|c| c.1);
     let mut fields = vec![json!({"id": "_id", "type": "int"})];
     fields.extend(
@@ -246,8 +246,11 @@ mod tests {
 
     #[test]
     fn ckan_parameters_become_a_data_api_query() {
-        let r = parse(&params(json!({"resource_id": "12", "filters": {"name": "春熙路街道", "code": [1, "2"]},
-            "q": "街道", "limit": "5", "offset": 10, "fields": "code,name", "sort": "code desc", "plain": true}))).unwrap();
+        let r = parse(&params(
+            json!({"resource_id": "12", "filters": {"name": "春熙路街道", "code": [1, "2"]},
+            "q": "街道", "limit": "5", "offset": 10, "fields": "code,name", "sort": "code desc", "plain": true}),
+        ))
+        .unwrap();
         assert_eq!((r.dist_id, r.limit, r.query.limit, r.query.offset), (12, 5, 5, 10));
         assert_eq!(r.query.q.as_deref(), Some("街道"));
         assert_eq!(r.query.fields, ["code", "name"]);
@@ -257,11 +260,22 @@ mod tests {
         assert_eq!(
             f,
             vec![
-                Filter { field: "code".into(), op: Op::In, value: "1,2".into() },
-                Filter { field: "name".into(), op: Op::Eq, value: "春熙路街道".into() },
+                Filter {
+                    field: "code".into(),
+                    op: Op::In,
+                    value: "1,2".into()
+                },
+                Filter {
+                    field: "name".into(),
+                    op: Op::Eq,
+                    value: "春熙路街道".into()
+                },
             ]
         );
-        let r = parse(&params(json!({"id": "3", "limit": 0, "filters": "{\"a\": true}", "sort": "_id"}))).unwrap();
+        let r = parse(&params(
+            json!({"id": "3", "limit": 0, "filters": "{\"a\": true}", "sort": "_id"}),
+        ))
+        .unwrap();
         assert_eq!((r.limit, r.query.limit, r.query.sort.clone()), (0, 1, None));
         assert_eq!(r.query.filters[0].value, "true");
         assert!(parse(&params(json!({"resource_id": "3"}))).unwrap().include_total);
@@ -278,14 +292,26 @@ mod tests {
         assert_eq!(invalid(json!({"resource_id": "1", "limit": "x"})), "limit");
         assert_eq!(invalid(json!({"resource_id": "1", "offset": -1})), "offset");
         assert_eq!(invalid(json!({"resource_id": "1", "filters": "[1]"})), "filters");
-        assert_eq!(invalid(json!({"resource_id": "1", "filters": {"a": {"b": 1}}})), "filters");
-        assert_eq!(invalid(json!({"resource_id": "1", "filters": {"a": ["x,y"]}})), "filters");
+        assert_eq!(
+            invalid(json!({"resource_id": "1", "filters": {"a": {"b": 1}}})),
+            "filters"
+        );
+        assert_eq!(
+            invalid(json!({"resource_id": "1", "filters": {"a": ["x,y"]}})),
+            "filters"
+        );
         assert_eq!(invalid(json!({"resource_id": "1", "sort": "a, b"})), "sort");
         assert_eq!(invalid(json!({"resource_id": "1", "sort": "a sideways"})), "sort");
         assert_eq!(invalid(json!({"resource_id": "1", "sort": "_id desc"})), "sort");
         assert_eq!(invalid(json!({"resource_id": "1", "q": {"name": "x"}})), "q");
-        assert_eq!(invalid(json!({"resource_id": "1", "records_format": "csv"})), "records_format");
-        assert!(matches!(parse(&params(json!({"resource_id": "abc"}))), Err(CkanError::NotFound(_))));
+        assert_eq!(
+            invalid(json!({"resource_id": "1", "records_format": "csv"})),
+            "records_format"
+        );
+        assert!(matches!(
+            parse(&params(json!({"resource_id": "abc"}))),
+            Err(CkanError::NotFound(_))
+        ));
     }
 
     #[test]
@@ -294,7 +320,12 @@ mod tests {
         let result = QueryResult {
             fields: vec!["code".into(), "n".into(), "ok".into(), "x".into()],
             rows: vec![
-                vec![Some("510104".into()), Some("3".into()), Some("true".into()), Some("1.5".into())],
+                vec![
+                    Some("510104".into()),
+                    Some("3".into()),
+                    Some("true".into()),
+                    Some("1.5".into()),
+                ],
                 vec![Some("510105".into()), None, Some("false".into()), Some("bad".into())],
             ],
             total: 40,
@@ -317,10 +348,22 @@ mod tests {
             json!([{"_id": 5, "code": "510104", "n": 3, "ok": true, "x": 1.5},
                    {"_id": 6, "code": "510105", "n": null, "ok": false, "x": "bad"}])
         );
-        assert_eq!((v["total"].clone(), v["limit"].clone(), v["offset"].clone()), (json!(40), json!(2), json!(4)));
-        assert_eq!(v["_links"]["start"], "/api/3/action/datastore_search?resource_id=7&limit=2");
-        assert_eq!(v["_links"]["next"], "/api/3/action/datastore_search?resource_id=7&offset=6&limit=2");
-        let fields_only = parse(&params(json!({"resource_id": "7", "limit": 0, "include_total": "false"}))).unwrap();
+        assert_eq!(
+            (v["total"].clone(), v["limit"].clone(), v["offset"].clone()),
+            (json!(40), json!(2), json!(4))
+        );
+        assert_eq!(
+            v["_links"]["start"],
+            "/api/3/action/datastore_search?resource_id=7&limit=2"
+        );
+        assert_eq!(
+            v["_links"]["next"],
+            "/api/3/action/datastore_search?resource_id=7&offset=6&limit=2"
+        );
+        let fields_only = parse(&params(
+            json!({"resource_id": "7", "limit": 0, "include_total": "false"}),
+        ))
+        .unwrap();
         let v = render(&fields_only, &result, &columns, "/api/action/datastore_search");
         assert_eq!(v["records"], json!([]));
         assert!(v.get("total").is_none());

@@ -196,10 +196,7 @@ fn extras(p: &Published, site: &Site) -> Vec<Value> {
         ("contact_phone", m.contact_phone.clone()),
         ("contact_email", m.contact_email.clone()),
         ("row_count", p.row_count().map(|n| n.to_string())),
-        (
-            "published_at",
-            p.resource.row.published_at.map(iso),
-        ),
+        ("published_at", p.resource.row.published_at.map(iso)),
     ];
     out.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
     if !m.fields.is_empty() {
@@ -273,7 +270,10 @@ mod tests {
     fn licences_have_titles_and_unknown_ones_their_key() {
         assert_eq!(licence("cc-by-4.0").0, "Creative Commons Attribution 4.0");
         assert!(licence("cc-by-4.0").2);
-        assert_eq!(licence("gov-cn-open"), ("gov-cn-open".to_string(), String::new(), false));
+        assert_eq!(
+            licence("gov-cn-open"),
+            ("gov-cn-open".to_string(), String::new(), false)
+        );
     }
 
     #[test]
@@ -283,7 +283,10 @@ mod tests {
             json!({"id": "区划", "name": "区划", "display_name": "区划", "state": "active", "vocabulary_id": null})
         );
         let g = group("transport", "道路交通", Some(3));
-        assert_eq!((g["name"].clone(), g["title"].clone(), g["package_count"].clone()), (json!("transport"), json!("道路交通"), json!(3)));
+        assert_eq!(
+            (g["name"].clone(), g["title"].clone(), g["package_count"].clone()),
+            (json!("transport"), json!("道路交通"), json!(3))
+        );
         assert!(group("transport", "道路交通", None).get("package_count").is_none());
     }
 }

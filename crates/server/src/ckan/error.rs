@@ -151,11 +151,17 @@ mod tests {
         let e = CkanError::BadRequest("Action name not known: nope".into());
         assert_eq!(
             (e.status(), e.body()),
-            (StatusCode::BAD_REQUEST, json!("Bad request - Action name not known: nope"))
+            (
+                StatusCode::BAD_REQUEST,
+                json!("Bad request - Action name not known: nope")
+            )
         );
         let e = CkanError::Internal("disk on fire".into());
         assert!(!e.body().to_string().contains("disk"));
         let e = CkanError::SearchQuery("bad fq".into());
-        assert_eq!((e.status(), e.body()["__type"].clone()), (StatusCode::BAD_REQUEST, json!("Search Query Error")));
+        assert_eq!(
+            (e.status(), e.body()["__type"].clone()),
+            (StatusCode::BAD_REQUEST, json!("Search Query Error"))
+        );
     }
 }

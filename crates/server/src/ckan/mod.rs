@@ -106,10 +106,7 @@ async fn action(
             if let CkanError::Internal(detail) = &e {
                 tracing::error!("CKAN action {name} failed: {detail}");
             }
-            json_response(
-                e.status(),
-                json!({"help": help, "success": false, "error": e.body()}),
-            )
+            json_response(e.status(), json!({"help": help, "success": false, "error": e.body()}))
         }
     }
 }

@@ -212,7 +212,10 @@ mod tests {
         assert_eq!(Params::from_body("application/json", b"  ").unwrap(), Params::default());
         let merged = j.or(Params::from_query("rows=99&start=5").unwrap());
         assert_eq!(
-            (merged.int("rows", 0, 0, 100).unwrap(), merged.int("start", 0, 0, 100).unwrap()),
+            (
+                merged.int("rows", 0, 0, 100).unwrap(),
+                merged.int("start", 0, 0, 100).unwrap()
+            ),
             (10, 5)
         );
     }

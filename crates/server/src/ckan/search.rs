@@ -166,10 +166,7 @@ fn tokens(s: &str) -> Result<Vec<String>, CkanError> {
 
 /// A value without its quotes and escapes.
 fn unquote(v: &str) -> String {
-    let inner = v
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(v);
+    let inner = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v);
     let mut out = String::new();
     let mut chars = inner.chars();
     while let Some(c) = chars.next() {
@@ -228,7 +225,10 @@ fn normalise(facet: Facet, field: &str, v: &str, domains: &DomainList) -> Result
         Facet::Provider => v.to_ascii_lowercase(),
         Facet::Format => v.to_ascii_uppercase(),
         Facet::Domain => domains.parse(v).ok_or_else(|| unknown("group"))?.key().to_string(),
-        Facet::OpenType => OpenType::parse(v).ok_or_else(|| unknown("open type"))?.as_str().to_string(),
+        Facet::OpenType => OpenType::parse(v)
+            .ok_or_else(|| unknown("open type"))?
+            .as_str()
+            .to_string(),
         Facet::UpdateFrequency => UpdateFrequency::parse(v)
             .ok_or_else(|| unknown("update frequency"))?
             .as_str()
@@ -256,14 +256,15 @@ fn filter_clause(
         _ => {}
     }
     if clause.starts_with('-') || clause.starts_with('!') {
-        return Err(query_error(format!("excluding clauses such as {clause} is not supported")));
+        return Err(query_error(format!(
+            "excluding clauses such as {clause} is not supported"
+        )));
     }
     let Some((field, value)) = clause.split_once(':') else {
         return Err(query_error(format!("{clause:?} is not field:value")));
     };
-    let facet = facet_of(field).ok_or_else(|| {
-        query_error(format!("cannot filter by {field:?}; filter by {}", field_names()))
-    })?;
+    let facet = facet_of(field)
+        .ok_or_else(|| query_error(format!("cannot filter by {field:?}; filter by {}", field_names())))?;
     if seen.contains(&facet) {
         return Err(query_error(format!(
             "{field} is filtered twice; a dataset must match all clauses but pubdata can only \
@@ -421,7 +422,9 @@ mod tests {
 
     #[test]
     fn fq_clauses_map_to_facet_filters() {
-        let r = parsed(json!({"fq": "organization:\"008693034\" +tags:区划 AND res_format:csv groups:道路交通 license_id:cc-by-4.0"}));
+        let r = parsed(
+            json!({"fq": "organization:\"008693034\" +tags:区划 AND res_format:csv groups:道路交通 license_id:cc-by-4.0"}),
+        );
         assert_eq!(
             r.query.filters,
             vec![
@@ -486,7 +489,10 @@ mod tests {
         assert_eq!(sort("views_recent desc"), Sort::Downloads);
         assert_eq!(parsed(json!({"sort": "name asc"})).sort, "name asc");
         for bad in ["name desc", "metadata_modified asc", "random", "score desc, name asc"] {
-            assert!(matches!(error(json!({ "sort": bad })), CkanError::SearchQuery(m) if m.contains("cannot sort")), "{bad}");
+            assert!(
+                matches!(error(json!({ "sort": bad })), CkanError::SearchQuery(m) if m.contains("cannot sort")),
+                "{bad}"
+            );
         }
     }
 
@@ -496,29 +502,60 @@ mod tests {
             CkanError::Validation(f) => f[0].clone(),
             other => panic!("{other:?}"),
         };
-        assert_eq!(field(json!({"rows": -1})), ("rows".into(), vec!["Must be a natural number".into()]));
-        assert_eq!(field(json!({"rows": "abc"})), ("rows".into(), vec!["Invalid integer".into()]));
-        assert_eq!(field(json!({"rows": 5000})), ("rows".into(), vec!["Must be at most 1000".into()]));
+        assert_eq!(
+            field(json!({"rows": -1})),
+            ("rows".into(), vec!["Must be a natural number".into()])
+        );
+        assert_eq!(
+            field(json!({"rows": "abc"})),
+            ("rows".into(), vec!["Invalid integer".into()])
+        );
+        assert_eq!(
+            field(json!({"rows": 5000})),
+            ("rows".into(), vec!["Must be at most 1000".into()])
+        );
         assert_eq!(field(json!({"start": "-3"})).0, "start");
-        assert_eq!(field(json!({"start": 99_999_999})), ("start".into(), vec!["Must be at most 99990".into()]));
+        assert_eq!(
+            field(json!({"start": 99_999_999})),
+            ("start".into(), vec!["Must be at most 99990".into()])
+        );
         assert_eq!(field(json!({"start": "1e9"})).1, ["Invalid integer"]);
         assert_eq!(parsed(json!({"rows": 0})).query.limit, 0);
     }
 
     #[test]
     fn facet_fields_come_as_a_json_list_string() {
-        let r = parsed(json!({"facet.field": "[\"organization\", \"tags\", \"res_format\", \"groups\", \"license_id\"]",
-            "facet.limit": "-1"}));
+        let r = parsed(
+            json!({"facet.field": "[\"organization\", \"tags\", \"res_format\", \"groups\", \"license_id\"]",
+            "facet.limit": "-1"}),
+        );
         assert_eq!(
             r.query.facets,
-            vec![Facet::Provider, Facet::Tag, Facet::Format, Facet::Domain, Facet::Licence]
+            vec![
+                Facet::Provider,
+                Facet::Tag,
+                Facet::Format,
+                Facet::Domain,
+                Facet::Licence
+            ]
         );
         assert_eq!(r.query.facet_limit, usize::MAX);
-        assert_eq!(parsed(json!({"facet.field": ["tags"], "facet.limit": 5})).query.facet_limit, 5);
-        assert!(parsed(json!({"facet.field": ["tags"], "facet": "false"})).query.facets.is_empty());
+        assert_eq!(
+            parsed(json!({"facet.field": ["tags"], "facet.limit": 5}))
+                .query
+                .facet_limit,
+            5
+        );
+        assert!(parsed(json!({"facet.field": ["tags"], "facet": "false"}))
+            .query
+            .facets
+            .is_empty());
         assert!(matches!(error(json!({"facet.field": "[\"author\"]"})),
             CkanError::Validation(f) if f[0].0 == "facet.field" && f[0].1[0].contains("\"author\"")));
-        assert!(matches!(error(json!({"facet.field": "[tags"})), CkanError::Validation(_)));
+        assert!(matches!(
+            error(json!({"facet.field": "[tags"})),
+            CkanError::Validation(_)
+        ));
         assert!(matches!(error(json!({"facet.limit": "-2"})), CkanError::Validation(_)));
     }
 

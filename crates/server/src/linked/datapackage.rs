@@ -61,17 +61,16 @@ impl Evidence<'_> {
         let masked = r["masked_columns"]
             .as_array()
             .is_some_and(|m| m.iter().any(|c| c == column));
-        let lost = self.findings().any(|f| {
-            f["column"] == column && matches!(f["rule"].as_str(), Some("type_mismatch" | "invalid_date"))
-        });
+        let lost = self
+            .findings()
+            .any(|f| f["column"] == column && matches!(f["rule"].as_str(), Some("type_mismatch" | "invalid_date")));
         nulls == Some(0) && !masked && !lost
     }
 
     /// The key was checked against every row and no key value repeats.
     fn key_unique(&self) -> bool {
         let Some(r) = self.report else { return false };
-        r["quality"]["duplicate_check"]["mode"] == "exact"
-            && !self.findings().any(|f| f["rule"] == "duplicate_key")
+        r["quality"]["duplicate_check"]["mode"] == "exact" && !self.findings().any(|f| f["rule"] == "duplicate_key")
     }
 
     fn findings(&self) -> impl Iterator<Item = &Value> {

@@ -216,7 +216,10 @@ fn industry_scheme(g: &mut Graph, site: &Site) -> Term {
     scheme(
         g,
         &format!("{}/industries", site.base),
-        &[("国民经济行业分类（GB/T 4754-2017）门类", "zh"), ("Industrial classification (GB/T 4754-2017) sections", "en")],
+        &[
+            ("国民经济行业分类（GB/T 4754-2017）门类", "zh"),
+            ("Industrial classification (GB/T 4754-2017) sections", "en"),
+        ],
     )
 }
 
@@ -243,7 +246,11 @@ fn agent(g: &mut Graph, iri: &str, name_zh: &str) -> Term {
 }
 
 fn org_agent(g: &mut Graph, site: &Site, org: &OrgRow) -> Term {
-    let a = agent(g, &site.org_iri(&pubdata_service::published::provider_key(org)), &org.name);
+    let a = agent(
+        g,
+        &site.org_iri(&pubdata_service::published::provider_key(org)),
+        &org.name,
+    );
     g.add_type(&a, foaf("Organization"));
     a
 }
@@ -337,7 +344,11 @@ fn themes(g: &mut Graph, site: &Site, p: &Published, ds: &Term) {
         g.add(ds, dcat("theme"), c);
     }
     let key = m.domain.key();
-    let zh = m.domain.name_zh().map(str::to_string).unwrap_or_else(|| key.to_string());
+    let zh = m
+        .domain
+        .name_zh()
+        .map(str::to_string)
+        .unwrap_or_else(|| key.to_string());
     let en = label(Lang::En, &format!("domain.{key}"));
     let domains = domain_scheme(g, site);
     let c = concept(
@@ -364,7 +375,12 @@ fn themes(g: &mut Graph, site: &Site, p: &Published, ds: &Term) {
 /// `dcat:contactPoint`: the resource's phone and e-mail, or else its provider's.
 fn contact(g: &mut Graph, p: &Published, ds: &Term) {
     let m = &p.resource.meta;
-    let nonempty = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    let nonempty = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
     let phone = nonempty(&m.contact_phone).or_else(|| nonempty(&p.provider.contact_phone));
     let email = nonempty(&m.contact_email).or_else(|| nonempty(&p.provider.contact_email));
     if phone.is_none() && email.is_none() {
@@ -399,7 +415,11 @@ fn distribution(g: &mut Graph, site: &Site, p: &Published, d: &DistributionRow) 
         g.add(&dist, dcat("downloadURL"), Term::iri(&site.download_url(p, d)));
         let format = typed_iri(g, &format!("{EU}/file-type/CSV"), dct("MediaTypeOrExtent"));
         g.add(&dist, dct("format"), format);
-        let media = typed_iri(g, "http://www.iana.org/assignments/media-types/text/csv", dct("MediaType"));
+        let media = typed_iri(
+            g,
+            "http://www.iana.org/assignments/media-types/text/csv",
+            dct("MediaType"),
+        );
         g.add(&dist, dcat("mediaType"), media);
     } else if d.kind == "api" {
         let url = d.api_url.as_deref().filter(|u| !u.is_empty())?;
@@ -453,7 +473,11 @@ pub fn catalog(g: &mut Graph, site: &Site, publisher: CatalogPublisher, datasets
     }
     let agent = match publisher {
         CatalogPublisher::Institution(org) => org_agent(g, site, org),
-        CatalogPublisher::Portal => agent(g, &format!("{}/#publisher", site.base), &t(Lang::ZhCn, "site.name", &[])),
+        CatalogPublisher::Portal => agent(
+            g,
+            &format!("{}/#publisher", site.base),
+            &t(Lang::ZhCn, "site.name", &[]),
+        ),
     };
     g.add(&cat, dct("publisher"), agent);
     let home = document(g, &format!("{}/", site.base));
@@ -480,8 +504,16 @@ pub fn catalog(g: &mut Graph, site: &Site, publisher: CatalogPublisher, datasets
     if paging.page < paging.last {
         g.add(&view, hydra("next"), page_iri(paging.page + 1));
     }
-    g.add(&view, hydra("totalItems"), Term::typed(&paging.total.to_string(), xsd("integer")));
-    g.add(&view, hydra("itemsPerPage"), Term::typed(&paging.per_page.to_string(), xsd("integer")));
+    g.add(
+        &view,
+        hydra("totalItems"),
+        Term::typed(&paging.total.to_string(), xsd("integer")),
+    );
+    g.add(
+        &view,
+        hydra("itemsPerPage"),
+        Term::typed(&paging.per_page.to_string(), xsd("integer")),
+    );
 }
 
 #[cfg(test)]

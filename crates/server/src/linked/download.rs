@@ -49,7 +49,13 @@ pub(super) async fn csv(
 pub(super) fn content_disposition(ascii: &str, unicode: &str) -> String {
     let plain: String = ascii
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-._".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-._".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let mut encoded = String::with_capacity(unicode.len() * 3);
     for b in unicode.bytes() {

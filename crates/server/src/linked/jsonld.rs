@@ -9,7 +9,7 @@ use super::rdf::{Graph, LiteralKind, Term, RDF_TYPE, VOCABS};
 pub fn write(g: &Graph) -> String {
     let context: Map<String, Value> = VOCABS
         .iter()
-        .map(|v| (v.prefix.to_string(), Value::String(v.iri.to_string())))
+        .map(|(prefix, ns)| (prefix.to_string(), Value::String(ns.to_string())))
         .collect();
     let nodes: Vec<Value> = g
         .nodes
@@ -73,12 +73,19 @@ mod tests {
         g.add_type(&s, name("dcat", "Dataset"));
         g.add(&s, name("dcat", "keyword"), Term::lang("交通", "zh"));
         g.add(&s, name("dcat", "keyword"), Term::lang("\"路\"\n", "zh"));
-        g.add(&s, name("dcat", "byteSize"), Term::typed("12", name("xsd", "nonNegativeInteger")));
+        g.add(
+            &s,
+            name("dcat", "byteSize"),
+            Term::typed("12", name("xsd", "nonNegativeInteger")),
+        );
         let doc: Value = serde_json::from_str(&write(&g)).unwrap();
         let node = &doc["@graph"][0];
         assert_eq!(doc["@context"]["dct"], "http://purl.org/dc/terms/");
         assert_eq!(node["@type"], json!(["http://www.w3.org/ns/dcat#Dataset"]));
-        assert_eq!(node["dcat:keyword"][1], json!({"@value": "\"路\"\n", "@language": "zh"}));
+        assert_eq!(
+            node["dcat:keyword"][1],
+            json!({"@value": "\"路\"\n", "@language": "zh"})
+        );
         assert_eq!(
             node["dcat:byteSize"][0]["@type"],
             "http://www.w3.org/2001/XMLSchema#nonNegativeInteger"

@@ -172,12 +172,9 @@ async fn catalog(
     let last = ((total + CATALOG_PAGE - 1) / CATALOG_PAGE).max(1);
     let page = match q.get("page") {
         None => 1,
-        Some(p) => p
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| DomainError::Validation(vec![FieldError::new("page", "range").with("min", 1).with("max", last)]))?,
+        Some(p) => p.trim().parse::<i64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+            DomainError::Validation(vec![FieldError::new("page", "range").with("min", 1).with("max", last)])
+        })?,
     };
     if page > last {
         return Err(DomainError::NotFound { what: "page" }.into());
@@ -310,7 +307,10 @@ mod tests {
             Syntax::negotiate(&accept("application/ld+json;q=0.5, application/rdf+xml")),
             Some(Syntax::RdfXml)
         );
-        assert_eq!(Syntax::negotiate(&accept("text/turtle;q=0.9, */*;q=0.1")), Some(Syntax::Turtle));
+        assert_eq!(
+            Syntax::negotiate(&accept("text/turtle;q=0.9, */*;q=0.1")),
+            Some(Syntax::Turtle)
+        );
         assert_eq!(Syntax::negotiate(&accept("text/html, text/turtle")), None);
         assert_eq!(Syntax::negotiate(&HeaderMap::new()), None);
         assert_eq!(Syntax::split("a-1.ttl"), Some(("a-1", Syntax::Turtle)));

@@ -4,27 +4,18 @@
 
 use std::collections::{HashMap, HashSet};
 
-/// A vocabulary: the prefix used in Turtle, JSON-LD and RDF/XML, and its namespace IRI.
-pub struct Vocab {
-    pub prefix: &'static str,
-    pub iri: &'static str,
-}
-
-/// Every vocabulary the output uses, declared once in each document.
-pub const VOCABS: [Vocab; 13] = [
-    Vocab { prefix: "rdf", iri: "http://www.w3.org/1999/02/22-rdf-syntax-ns#" },
-    Vocab { prefix: "rdfs", iri: "http://www.w3.org/2000/01/rdf-schema#" },
-    Vocab { prefix: "xsd", iri: "http://www.w3.org/2001/XMLSchema#" },
-    Vocab { prefix: "dcat", iri: "http://www.w3.org/ns/dcat#" },
-    Vocab { prefix: "dct", iri: "http://purl.org/dc/terms/" },
-    Vocab { prefix: "foaf", iri: "http://xmlns.com/foaf/0.1/" },
-    Vocab { prefix: "vcard", iri: "http://www.w3.org/2006/vcard/ns#" },
-    Vocab { prefix: "skos", iri: "http://www.w3.org/2004/02/skos/core#" },
-    Vocab { prefix: "spdx", iri: "http://spdx.org/rdf/terms#" },
-    Vocab { prefix: "hydra", iri: "http://www.w3.org/ns/hydra/core#" },
-    Vocab { prefix: "adms", iri: "http://www.w3.org/ns/adms#" },
-    Vocab { prefix: "dcatap", iri: "http://data.europa.eu/r5r/" },
-    Vocab { prefix: "locn", iri: "http://www.w3.org/ns/locn#" },
+/// Every vocabulary the output uses, as (prefix, namespace IRI): the same prefixes in Turtle,
+/// JSON-LD and RDF/XML, declared once in each document.
+pub const VOCABS: [(&str, &str); 9] = [
+    ("rdf", "http://www.w3.org/1999/02/22-rdf-syntax-ns#"),
+    ("rdfs", "http://www.w3.org/2000/01/rdf-schema#"),
+    ("xsd", "http://www.w3.org/2001/XMLSchema#"),
+    ("dcat", "http://www.w3.org/ns/dcat#"),
+    ("dct", "http://purl.org/dc/terms/"),
+    ("foaf", "http://xmlns.com/foaf/0.1/"),
+    ("vcard", "http://www.w3.org/2006/vcard/ns#"),
+    ("skos", "http://www.w3.org/2004/02/skos/core#"),
+    ("hydra", "http://www.w3.org/ns/hydra/core#"),
 ];
 
 /// A term of a vocabulary, e.g. `dct:title`: written as a prefixed name where the syntax
@@ -37,7 +28,7 @@ pub struct Name {
 
 impl Name {
     pub fn iri(self) -> String {
-        let ns = VOCABS.iter().find(|v| v.prefix == self.prefix).map_or("", |v| v.iri);
+        let ns = VOCABS.iter().find(|v| v.0 == self.prefix).map_or("", |v| v.1);
         format!("{ns}{}", self.local)
     }
 }
@@ -105,7 +96,9 @@ fn literal(s: &str, kind: LiteralKind) -> Term {
 /// non-characters U+FFFE/U+FFFF), so that RDF/XML holds the same literal as Turtle and JSON-LD.
 fn xml_safe(s: &str) -> String {
     s.chars()
-        .filter(|&c| matches!(c, '\t' | '\n' | '\r') || !(c < ' ' || c == '\u{7f}' || c == '\u{fffe}' || c == '\u{ffff}'))
+        .filter(|&c| {
+            matches!(c, '\t' | '\n' | '\r') || !(c < ' ' || c == '\u{7f}' || c == '\u{fffe}' || c == '\u{ffff}')
+        })
         .collect()
 }
 
@@ -184,12 +177,12 @@ impl Graph {
 /// local name is simple enough for a prefixed name in every syntax (a letter, then letters,
 /// digits, `_` or `-`).
 pub fn compact(iri: &str) -> Option<(&'static str, &str)> {
-    VOCABS.iter().find_map(|v| {
-        let local = iri.strip_prefix(v.iri)?;
+    VOCABS.iter().find_map(|&(prefix, ns)| {
+        let local = iri.strip_prefix(ns)?;
         let mut chars = local.chars();
         let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        ok.then_some((v.prefix, local))
+        ok.then_some((prefix, local))
     })
 }
 

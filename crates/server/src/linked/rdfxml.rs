@@ -7,8 +7,8 @@ use super::rdf::{Graph, LiteralKind, Term, VOCABS};
 pub fn write(g: &Graph) -> String {
     let mut out = String::with_capacity(g.len() * 100 + 1024);
     out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rdf:RDF");
-    for v in &VOCABS {
-        let _ = write!(out, "\n    xmlns:{}=\"{}\"", v.prefix, attr(v.iri));
+    for (prefix, ns) in VOCABS {
+        let _ = write!(out, "\n    xmlns:{prefix}=\"{}\"", attr(ns));
     }
     out.push_str(">\n");
     for node in &g.nodes {
@@ -93,10 +93,20 @@ mod tests {
         g.add(&s, name("dct", "title"), Term::lang("<数据> & \"引号\"\r\n", "zh"));
         let b = g.blank();
         g.add(&s, name("dcat", "contactPoint"), b.clone());
-        g.add(&b, name("dcat", "startDate"), Term::typed("2023-01-01", name("xsd", "date")));
+        g.add(
+            &b,
+            name("dcat", "startDate"),
+            Term::typed("2023-01-01", name("xsd", "date")),
+        );
         let xml = write(&g);
-        assert!(xml.contains("<rdf:Description rdf:about=\"http://example.com/d?a=1&amp;b=2\">"), "{xml}");
-        assert!(xml.contains("<rdf:type rdf:resource=\"http://www.w3.org/ns/dcat#Dataset\"/>"), "{xml}");
+        assert!(
+            xml.contains("<rdf:Description rdf:about=\"http://example.com/d?a=1&amp;b=2\">"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<rdf:type rdf:resource=\"http://www.w3.org/ns/dcat#Dataset\"/>"),
+            "{xml}"
+        );
         assert!(
             xml.contains("<dct:title xml:lang=\"zh\">&lt;数据&gt; &amp; \"引号\"&#13;\n</dct:title>"),
             "{xml}"

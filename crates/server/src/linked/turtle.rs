@@ -6,8 +6,8 @@ use super::rdf::{compact, Graph, LiteralKind, Term, RDF_TYPE, VOCABS};
 
 pub fn write(g: &Graph) -> String {
     let mut out = String::with_capacity(g.len() * 80 + 1024);
-    for v in &VOCABS {
-        let _ = writeln!(out, "@prefix {}: <{}> .", v.prefix, v.iri);
+    for (prefix, ns) in VOCABS {
+        let _ = writeln!(out, "@prefix {prefix}: <{ns}> .");
     }
     for node in &g.nodes {
         out.push('\n');
@@ -85,7 +85,11 @@ mod tests {
         let s = Term::iri("http://example.com/dataset/a");
         g.add_type(&s, name("dcat", "Dataset"));
         g.add(&s, name("dct", "title"), Term::lang("说 \"你好\"\\\n<b>", "zh"));
-        g.add(&s, name("dcat", "startDate"), Term::typed("2023-01-01", name("xsd", "date")));
+        g.add(
+            &s,
+            name("dcat", "startDate"),
+            Term::typed("2023-01-01", name("xsd", "date")),
+        );
         g.add(&s, name("dcat", "landingPage"), Term::iri("http://example.com/x y"));
         let b = g.blank();
         g.add(&s, name("dcat", "contactPoint"), b.clone());
@@ -100,6 +104,9 @@ mod tests {
         );
         assert!(ttl.contains("dcat:startDate \"2023-01-01\"^^xsd:date ;"), "{ttl}");
         assert!(ttl.contains("dcat:landingPage <http://example.com/x%20y> ;"), "{ttl}");
-        assert!(ttl.contains("dcat:contactPoint _:b1 .\n\n_:b1 vcard:fn \"x\" .\n"), "{ttl}");
+        assert!(
+            ttl.contains("dcat:contactPoint _:b1 .\n\n_:b1 vcard:fn \"x\" .\n"),
+            "{ttl}"
+        );
     }
 }

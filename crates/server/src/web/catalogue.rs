@@ -217,7 +217,11 @@ fn search_href(base: &str, params: &[(String, String)], toggle: Option<(&str, &s
             out.push((tk.to_string(), tv.to_string()));
         }
     }
-    out.extend(set.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.to_string(), v.to_string())));
+    out.extend(
+        set.iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
     if out.is_empty() {
         return base.to_string();
     }
@@ -261,7 +265,10 @@ async fn search_page(
         Err(e) => return Err(e.into()),
     };
     let found = crate::api::search::run(app, ctx.lang, &query).await?;
-    let pages = found.total.div_ceil(PAGE_SIZE).clamp(1, crate::api::search::MAX_OFFSET / PAGE_SIZE + 1);
+    let pages = found
+        .total
+        .div_ceil(PAGE_SIZE)
+        .clamp(1, crate::api::search::MAX_OFFSET / PAGE_SIZE + 1);
     let page = query.offset / PAGE_SIZE + 1;
     let facets: Vec<_> = found
         .facets
@@ -382,10 +389,7 @@ pub(super) async fn facet_counts(app: &AppState, facet: Facet) -> AppResult<Hash
         ..Default::default()
     };
     let r = pubdata_service::catalogue::search(&app.search, &q)?;
-    Ok(r.facets
-        .into_iter()
-        .flat_map(|f| f.values)
-        .collect())
+    Ok(r.facets.into_iter().flat_map(|f| f.values).collect())
 }
 
 /// The dataset page's old address.

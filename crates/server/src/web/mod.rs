@@ -408,7 +408,7 @@ async fn home(
         &ctx,
         "home.html",
         context! { counts => counts, domains => domains, newest => newest.results, most_used => most_used.results,
-            done => done_key(&q) },
+        done => done_key(&q) },
     )
 }
 

@@ -314,3 +314,48 @@ impl TestApp {
             .unwrap_or(0)
     }
 }
+
+impl TestApp {
+    /// Like [`TestApp::postgres`], with a configuration of the test's choosing.
+    pub async fn postgres_with(config: Config) -> Option<TestApp> {
+        let Ok(url) = std::env::var("PUBDATA_TEST_DATABASE_URL") else {
+            assert!(
+                !strict(),
+                "PUBDATA_TEST_STRICT=1 but PUBDATA_TEST_DATABASE_URL is not set"
+            );
+            eprintln!("SKIP PostgreSQL test: PUBDATA_TEST_DATABASE_URL is not set");
+            return None;
+        };
+        let opts = OpenOptions {
+            pg_schema: Some(unique("t")),
+            ..Default::default()
+        };
+        Some(Self::open(&url, opts, config).await)
+    }
+
+    /// A GET with extra request headers (e.g. `Accept`, `Host`), with this browser's cookies.
+    pub async fn get_with(&mut self, path: &str, headers: &[(header::HeaderName, &str)]) -> Resp {
+        let mut req = Request::get(path);
+        for (name, value) in headers {
+            req = req.header(name, *value);
+        }
+        self.send(req.body(Body::empty()).expect("request")).await
+    }
+
+    /// A self-registered consumer (个人), as `/register` makes one; returns the user id.
+    pub async fn consumer(&self, login: &str) -> i64 {
+        let reg = accounts::Registration {
+            user: NewUser {
+                login: login.into(),
+                display_name: "王用户".into(),
+                email: format!("{login}@example.cn"),
+                phone: String::new(),
+                password: PASSWORD.into(),
+            },
+            org: None,
+        };
+        accounts::register_consumer(&self.store, &Caller::anonymous(None), reg)
+            .await
+            .expect("consumer")
+    }
+}
