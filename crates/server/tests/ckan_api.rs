@@ -499,9 +499,10 @@ async fn dataset_dicts(app: &mut TestApp, f: &Fixture) {
 
     assert_eq!(d["num_resources"], 2);
     let res = d["resources"].as_array().expect("resources");
+    let (file_id, api_id) = (f.streets_file.to_string(), f.streets_api.to_string());
     let file = res
         .iter()
-        .find(|r| r["id"] == f.streets_file.to_string())
+        .find(|r| r["id"].as_str() == Some(file_id.as_str()))
         .expect("the file");
     assert_eq!(
         keys(file),
@@ -551,7 +552,7 @@ async fn dataset_dicts(app: &mut TestApp, f: &Fixture) {
     assert!(is_ckan_time(&file["created"]));
     let api = res
         .iter()
-        .find(|r| r["id"] == f.streets_api.to_string())
+        .find(|r| r["id"].as_str() == Some(api_id.as_str()))
         .expect("the API");
     assert_eq!(
         (

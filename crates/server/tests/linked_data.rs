@@ -973,3 +973,46 @@ async fn a_required_field_with_gaps_is_not_claimed_required() {
     );
     assert_eq!(schema["fields"][0]["constraints"], json!({"required": true}));
 }
+
+/// The reference validator accepts the typed package: `frictionless validate` reads the
+/// downloaded CSV (saved beside the descriptor) against the generated Table Schema, so every
+/// date, date-time, number, integer, boolean, required value and key must parse as declared.
+#[tokio::test]
+async fn frictionless_accepts_a_typed_package() {
+    let Some(frictionless) = std::env::var_os("PUBDATA_PYTHON")
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.parent().map(|d| d.join("frictionless")))
+        .filter(|p| p.is_file())
+    else {
+        assert!(
+            std::env::var("PUBDATA_TEST_STRICT").as_deref() != Ok("1"),
+            "strict mode needs PUBDATA_PYTHON with frictionless beside it"
+        );
+        eprintln!("SKIP frictionless on a typed package: PUBDATA_PYTHON (with frictionless) is not set");
+        return;
+    };
+    let mut app = TestApp::sqlite_with(config(true, Some(PORTAL))).await;
+    let w = world(&app).await;
+    let (_, name, dist, _) = sections(&app, &w, &full_meta("四川省高速公路路段")).await;
+    let mut pkg = app.get(&format!("/dataset/{name}/datapackage.json")).await.json();
+    let csv = app.get(&download_path(&name, dist)).await.body;
+    let dir = std::env::temp_dir().join(format!("pubdata_frictionless_{}_{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("sections.csv"), csv).unwrap();
+    pkg["resources"][0]["path"] = json!("sections.csv");
+    std::fs::write(dir.join("datapackage.json"), pkg.to_string()).unwrap();
+    let out = std::process::Command::new(frictionless)
+        .args(["validate", "--json", "datapackage.json"])
+        .current_dir(&dir)
+        .output()
+        .expect("run frictionless");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert!(out.status.success() && report["valid"] == true, "{text}");
+    assert_eq!(report["tasks"][0]["stats"]["rows"], 3, "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

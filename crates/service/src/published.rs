@@ -180,12 +180,16 @@ pub async fn many(store: &Store, ids: &[i64]) -> Result<Vec<Published>> {
             continue;
         }
         let org_id = resource.row.provider_org_id;
-        if !providers.contains_key(&org_id) {
-            let org = store.org(org_id).await?.ok_or_else(not_found)?;
-            providers.insert(org_id, org);
-        }
+        let provider = match providers.get(&org_id) {
+            Some(org) => org.clone(),
+            None => {
+                let org = store.org(org_id).await?.ok_or_else(not_found)?;
+                providers.insert(org_id, org.clone());
+                org
+            }
+        };
         out.push(Published {
-            provider: providers[&org_id].clone(),
+            provider,
             dists: dists.remove(id).unwrap_or_default(),
             resource,
         });

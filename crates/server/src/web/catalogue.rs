@@ -375,7 +375,7 @@ pub async fn providers(State(app): State<AppState>, ctx: Ctx) -> AppResult<Respo
             (n, context! { key => key, name => o.name, count => n })
         })
         .collect();
-    items.sort_by(|a, b| b.0.cmp(&a.0));
+    items.sort_by_key(|b| std::cmp::Reverse(b.0));
     let items: Vec<_> = items.into_iter().map(|(_, v)| v).collect();
     Ok(render(&app, &ctx, "providers.html", context! { items => items })?.into_response())
 }
