@@ -4,9 +4,8 @@ use std::collections::HashMap;
 
 use pubdata_core::metadata::DomainList;
 use pubdata_core::org::OrgKind;
-use pubdata_core::DomainError;
 use pubdata_search::{Facet, Query, Results, SearchError, Sort};
-use pubdata_service::{ckan, published, StoreError};
+use pubdata_service::{ckan, published};
 use pubdata_store::OrgRow;
 use serde_json::{json, Value};
 
@@ -133,15 +132,12 @@ fn search(app: &AppState, query: &Query) -> Result<Results, CkanError> {
 /// The found datasets as CKAN dicts. The index may lag the store by a moment: a resource
 /// withdrawn since is left out.
 async fn datasets(app: &AppState, site: &Site, results: &Results) -> Result<Vec<Value>, CkanError> {
-    let mut out = Vec::with_capacity(results.hits.len());
-    for hit in &results.hits {
-        match published::by_id(&app.store, hit.id).await {
-            Ok(d) => out.push(dicts::dataset(site, &d)),
-            Err(StoreError::Domain(DomainError::NotFound { .. })) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(out)
+    let ids: Vec<i64> = results.hits.iter().map(|h| h.id).collect();
+    Ok(published::many(&app.store, &ids)
+        .await?
+        .iter()
+        .map(|d| dicts::dataset(site, d))
+        .collect())
 }
 
 /// How many published datasets have each value of a facet, from the index (as CKAN counts
