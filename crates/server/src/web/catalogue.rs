@@ -412,8 +412,11 @@ pub async fn dataset(State(app): State<AppState>, ctx: Ctx, Path(name): Path<Str
     let dists: Vec<&DistView> = versions.iter().filter(|d| d.state() == "ready").collect();
     let current = dists.iter().find(|d| d.row.kind == "file");
     let preview = pubdata_service::data_api::preview(&app.store, &p, PREVIEW_ROWS).await?;
-    let downloads_open = ctx.user.is_some()
-        || (app.config.open_downloads && p.resource.meta.open_type == pubdata_core::metadata::OpenType::Unconditional);
+    let policy = pubdata_service::download::DownloadPolicy {
+        open_downloads: app.config.open_downloads,
+    };
+    let downloads_open =
+        pubdata_service::download::may_download(&ctx.caller, p.resource.meta.open_type, policy).is_ok();
     let page = context! {
         r => p.resource.row, meta => p.resource.meta, name => name, provider_key => p.provider_key(),
         dists => dists, versions => versions, formats => p.formats(), row_count => p.row_count(),
