@@ -5,6 +5,7 @@
 //! backend is only connection setup and the migrations folder. SQLite gets one writer
 //! connection (writes queue in-process instead of failing with SQLITE_BUSY) and a read pool.
 
+mod access;
 mod audit;
 pub mod datastore;
 pub mod export;
@@ -19,6 +20,10 @@ mod resource;
 mod session;
 mod user;
 
+pub use access::{
+    ApplicationChange, ApplicationEventRow, ApplicationFilter, ApplicationItemRow, ApplicationRow, AttachmentRow,
+    DownloadRow, GrantRow, NewApplicationEvent, NewGrant,
+};
 pub use audit::{AuditEntry, AuditRow, VerifyReport};
 pub use files::{FileStore, FileWriter, StoredFile, TooLarge};
 pub use job::{JobRow, JobState};

@@ -36,6 +36,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_resources.sql"),
         postgres: include_str!("../migrations/postgres/0004_resources.sql"),
     },
+    Migration {
+        version: 5,
+        name: "access",
+        sqlite: include_str!("../migrations/sqlite/0005_access.sql"),
+        postgres: include_str!("../migrations/postgres/0005_access.sql"),
+    },
 ];
 
 /// A fixed key for PostgreSQL's advisory lock, so concurrent nodes migrate one at a time.
