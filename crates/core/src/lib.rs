@@ -1,6 +1,7 @@
 //! pubdata's domain: types, validation rules, the authorisation policy and the audit hash.
 //! Pure Rust with no IO, so every rule can be unit-tested and every layer applies the same one.
 
+pub mod application;
 pub mod audit;
 pub mod calendar;
 pub mod credit_code;

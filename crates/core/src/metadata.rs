@@ -380,7 +380,7 @@ pub struct ResourceMeta {
 }
 
 /// Lenient readers so one input type takes both an HTML form's strings and JSON's types.
-mod loose {
+pub(crate) mod loose {
     use std::fmt;
 
     use serde::de::{self, Deserializer, SeqAccess, Visitor};

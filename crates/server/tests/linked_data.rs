@@ -555,10 +555,16 @@ async fn dcat_describes_every_metadata_element() {
     );
     assert_has(&t, &file, "dct:license", &format!("<{eu}/licence/CC_BY_4_0>"));
     assert_has(&t, &file, "dct:title", "\"sections.csv\"");
-    assert!(
-        objects(&t, &file, "dcat:byteSize").is_empty(),
-        "the upload's size does not describe the CSV download"
+    // Size and checksum of the published copy (the masked CSV), never the upload's.
+    let copy = app.store.distribution(dist).await.unwrap().unwrap();
+    assert_eq!(
+        objects(&t, &file, "dcat:byteSize"),
+        vec![format!(
+            "\"{}\"^^<http://www.w3.org/2001/XMLSchema#nonNegativeInteger>",
+            copy.export_bytes.unwrap()
+        )]
     );
+    assert_ne!(copy.export_bytes, copy.size_bytes);
     let api_dist = format!("<{PORTAL}/dataset/{name}#distribution-{api}>");
     assert_has(&t, ds, "dcat:distribution", &api_dist);
     assert_has(
@@ -889,10 +895,11 @@ async fn the_data_package_describes_the_csv_download() {
         (res["format"].clone(), res["mediatype"].clone(), res["encoding"].clone()),
         (json!("csv"), json!("text/csv"), json!("utf-8"))
     );
-    assert!(
-        res.get("bytes").is_none() && res.get("hash").is_none(),
-        "not known for the CSV"
-    );
+    // Size and hash describe the published copy the path serves, not the upload.
+    let copy = app.store.distribution(dist).await.unwrap().unwrap();
+    assert_eq!(res["bytes"], json!(copy.export_bytes.unwrap()));
+    assert_eq!(res["hash"], json!(format!("sha256:{}", copy.export_sha256.unwrap())));
+    assert_ne!(copy.export_bytes, copy.size_bytes);
     let fields: Vec<(String, String)> = res["schema"]["fields"]
         .as_array()
         .unwrap()
@@ -1015,4 +1022,57 @@ async fn frictionless_accepts_a_typed_package() {
     assert!(out.status.success() && report["valid"] == true, "{text}");
     assert_eq!(report["tasks"][0]["stats"]["rows"], 3, "{text}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The published copy is served with its sha256 as ETag, resumes from a byte range, answers
+/// `If-None-Match` with 304 and a range past the end with 416; every download is logged.
+#[tokio::test]
+async fn downloads_resume_by_range_and_are_logged() {
+    let app = TestApp::sqlite().await;
+    let w = world(&app).await;
+    let (id, name, dist, _) = sections(&app, &w, &full_meta("四川省高速公路路段")).await;
+    let d = app.store.distribution(dist).await.unwrap().unwrap();
+    let sha = d.export_sha256.clone().expect("the published copy was written");
+    let size = d.export_bytes.expect("its size") as usize;
+    app.consumer("wang.wu").await;
+    let mut consumer = logged_in(&app, "wang.wu").await;
+    let path = download_path(&name, dist);
+
+    let whole = consumer.get(&path).await;
+    assert_status(&whole, StatusCode::OK, "download");
+    assert_eq!(whole.header(header::ETAG), format!("\"{sha}\""));
+    assert_eq!(whole.header(header::ACCEPT_RANGES), "bytes");
+    assert_eq!(whole.body.len(), size);
+    assert!(whole.body.contains("138****8000") && !whole.body.contains("13800138000"));
+    let bytes = whole.body.as_bytes();
+
+    let part = consumer.get_with(&path, &[(header::RANGE, "bytes=10-29")]).await;
+    assert_status(&part, StatusCode::PARTIAL_CONTENT, "range");
+    assert_eq!(part.header(header::CONTENT_RANGE), format!("bytes 10-29/{size}"));
+    assert_eq!(part.body.as_bytes(), &bytes[10..30]);
+    let tail = consumer.get_with(&path, &[(header::RANGE, "bytes=-5")]).await;
+    assert_eq!(tail.body.as_bytes(), &bytes[size - 5..]);
+    // Another file's tag in If-Range: the whole (new) file, not a piece of it.
+    let stale = consumer
+        .get_with(&path, &[(header::RANGE, "bytes=0-4"), (header::IF_RANGE, "\"old\"")])
+        .await;
+    assert_status(&stale, StatusCode::OK, "if-range mismatch");
+
+    let etag = format!("\"{sha}\"");
+    let same = consumer.get_with(&path, &[(header::IF_NONE_MATCH, &etag)]).await;
+    assert_status(&same, StatusCode::NOT_MODIFIED, "if-none-match");
+    assert!(same.body.is_empty());
+    let past = consumer
+        .get_with(&path, &[(header::RANGE, &format!("bytes={size}-"))])
+        .await;
+    assert_status(&past, StatusCode::RANGE_NOT_SATISFIABLE, "range past the end");
+    assert_eq!(past.header(header::CONTENT_RANGE), format!("bytes */{size}"));
+    assert!(past.body.contains("字节"), "{}", past.body);
+
+    // Three downloads sent data (whole, part, tail, the If-Range one); 304 and 416 sent none.
+    let user = app.store.user_by_login("wang.wu").await.unwrap().unwrap();
+    let log = app.store.downloads_of(user.id, 10).await.unwrap();
+    let sent: Vec<i64> = log.iter().rev().map(|l| l.bytes).collect();
+    assert_eq!(sent, vec![size as i64, 20, 5, size as i64]);
+    assert!(log.iter().all(|l| l.resource_id == id && l.distribution_id == dist));
 }

@@ -5,7 +5,7 @@ use pubdata_core::metadata::OpenType;
 use pubdata_core::DomainError;
 use pubdata_store::datastore::DatastoreColumn;
 use pubdata_store::export::DatastoreCursor;
-use pubdata_store::DistributionRow;
+use pubdata_store::{DistributionRow, FileStore, StoredFile};
 
 use crate::published::{self, Published};
 use crate::{Caller, Result, Store, StoreError};
@@ -71,53 +71,22 @@ pub async fn columns(store: &Store, d: &DistributionRow) -> Result<Vec<Datastore
     store.datastore_columns(table).await
 }
 
-/// A download being written: the CSV of one distribution's datastore table, chunk by chunk.
-pub struct CsvDownload {
-    pub published: Published,
-    pub dist: DistributionRow,
+/// A distribution's datastore table as CSV, a chunk at a time.
+pub struct CsvRows {
     store: Store,
     cursor: DatastoreCursor,
     header_done: bool,
 }
 
-/// Opens the download of distribution `dist_id` of the published resource `name`, after the
-/// access check. Unpublished resources, other resources' distributions and APIs are not found.
-pub async fn open(
-    store: &Store,
-    caller: &Caller,
-    policy: DownloadPolicy,
-    name: &str,
-    dist_id: i64,
-) -> Result<CsvDownload> {
-    let published = published::by_name(store, name).await?;
-    let dist = published
-        .dists
-        .iter()
-        .find(|d| d.id == dist_id)
-        .cloned()
-        .ok_or(DomainError::NotFound { what: "distribution" })?;
-    if !is_downloadable(&dist) {
-        return Err(no_data());
-    }
-    may_download(caller, published.resource.meta.open_type, policy)?;
-    let table = dist.datastore_table.as_deref().ok_or_else(no_data)?;
-    let cursor = store.datastore_cursor(table).await?.ok_or_else(no_data)?;
-    Ok(CsvDownload {
-        published,
-        dist,
-        store: store.clone(),
-        cursor,
-        header_done: false,
-    })
-}
-
-impl CsvDownload {
-    pub fn file_name(&self) -> String {
-        file_name(&self.published, &self.dist)
-    }
-
-    pub fn display_file_name(&self) -> String {
-        display_file_name(&self.published, &self.dist)
+impl CsvRows {
+    pub async fn open(store: &Store, d: &DistributionRow) -> Result<CsvRows> {
+        let table = d.datastore_table.as_deref().ok_or_else(no_data)?;
+        let cursor = store.datastore_cursor(table).await?.ok_or_else(no_data)?;
+        Ok(CsvRows {
+            store: store.clone(),
+            cursor,
+            header_done: false,
+        })
     }
 
     /// The next piece of the file: the header with the first rows, then up to [`CHUNK_ROWS`]
@@ -149,4 +118,111 @@ impl CsvDownload {
         }
         Ok(Some(bytes))
     }
+}
+
+/// Where a loaded file's published copy is kept in object storage.
+pub fn export_key(d: &DistributionRow) -> String {
+    format!("published/{}/{}-v{}.csv", d.resource_id, d.id, d.version)
+}
+
+/// Writes the published copy of a loaded distribution — its masked datastore table as CSV —
+/// into object storage and records its key, sha256 and size. Downloads then serve that file,
+/// with ranges and an ETag; until it exists they stream the table directly.
+pub async fn export(store: &Store, files: &FileStore, d: &DistributionRow) -> Result<StoredFile> {
+    let key = export_key(d);
+    let mut rows = CsvRows::open(store, d).await?;
+    let mut writer = files.writer(&key, u64::MAX).await?;
+    loop {
+        let chunk = match rows.next_chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(e) => {
+                writer.abort().await;
+                return Err(e);
+            }
+        };
+        if writer.write(&chunk).await?.is_err() {
+            writer.abort().await;
+            return Err(StoreError::Other("export too large".into()));
+        }
+    }
+    let stored = writer.finish().await?;
+    let mut tx = store.begin().await?;
+    tx.set_distribution_export(d.id, &stored.key, &stored.sha256, stored.size as i64)
+        .await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// What a download sends: the stored published copy, or the table streamed as it is read.
+pub enum Source {
+    Stored { key: String, sha256: String, size: u64 },
+    Live(CsvRows),
+}
+
+/// A download allowed for a caller: the resource, the distribution and where its bytes are.
+pub struct Download {
+    pub published: Published,
+    pub dist: DistributionRow,
+    pub source: Source,
+}
+
+/// Opens the download of distribution `dist_id` of the published resource `name`, after the
+/// access check. Unpublished resources, other resources' distributions and APIs are not found.
+pub async fn open(
+    store: &Store,
+    caller: &Caller,
+    policy: DownloadPolicy,
+    name: &str,
+    dist_id: i64,
+) -> Result<Download> {
+    let published = published::by_name(store, name).await?;
+    let dist = published
+        .dists
+        .iter()
+        .find(|d| d.id == dist_id)
+        .cloned()
+        .ok_or(DomainError::NotFound { what: "distribution" })?;
+    if !is_downloadable(&dist) {
+        return Err(no_data());
+    }
+    may_download(caller, published.resource.meta.open_type, policy)?;
+    let source = match (&dist.export_key, &dist.export_sha256, dist.export_bytes) {
+        (Some(key), Some(sha256), Some(size)) => Source::Stored {
+            key: key.clone(),
+            sha256: sha256.clone(),
+            size: size.max(0) as u64,
+        },
+        _ => Source::Live(CsvRows::open(store, &dist).await?),
+    };
+    Ok(Download {
+        published,
+        dist,
+        source,
+    })
+}
+
+impl Download {
+    pub fn file_name(&self) -> String {
+        file_name(&self.published, &self.dist)
+    }
+
+    pub fn display_file_name(&self) -> String {
+        display_file_name(&self.published, &self.dist)
+    }
+}
+
+/// Records an acquisition (数据获取): who, under which grant, how many bytes, when.
+pub async fn record(store: &Store, caller: &Caller, d: &Download, grant_id: Option<i64>, bytes: u64) -> Result<()> {
+    let mut tx = store.begin().await?;
+    tx.insert_download(
+        d.published.resource.row.id,
+        d.dist.id,
+        grant_id,
+        caller.actor.user_id,
+        bytes as i64,
+        caller.ip.as_deref(),
+    )
+    .await?;
+    tx.commit().await
 }

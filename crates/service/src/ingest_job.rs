@@ -110,7 +110,11 @@ async fn run(ctx: JobContext, files: FileStore, secret: &[u8]) -> Result<serde_j
         b.remove(&id);
     }
     match outcome {
-        Ok(report) => record_success(&store, &d, &resource, &report, &table, declared.is_empty()).await,
+        Ok(report) => {
+            let done = record_success(&store, &d, &resource, &report, &table, declared.is_empty()).await?;
+            publish_copy(&store, &files, id).await;
+            Ok(done)
+        }
         Err(e) if e.code() == "io" || e.code() == "sink_failed" => Err(retry(e)),
         Err(e) => {
             let failure = json!({"error": {"code": e.code(), "message": e.to_string()}});
@@ -121,6 +125,19 @@ async fn run(ctx: JobContext, files: FileStore, secret: &[u8]) -> Result<serde_j
             tx.commit().await.map_err(retry)?;
             Ok(failure)
         }
+    }
+}
+
+/// Writes the published copy downloads serve. A failure is logged, not fatal: downloads then
+/// stream the table directly.
+async fn publish_copy(store: &Store, files: &FileStore, id: i64) {
+    let result = match store.distribution(id).await {
+        Ok(Some(d)) => crate::download::export(store, files, &d).await.map(|_| ()),
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        tracing::warn!("distribution {id}: the published copy was not written: {e}");
     }
 }
 

@@ -146,15 +146,14 @@ pub struct GrantRow {
     pub updated_at: i64,
 }
 
-const GRANT_COLUMNS: &str = "g.id, g.application_id, g.resource_id, r.code AS resource_code, r.title AS resource_title, \
+const GRANT_COLUMNS: &str =
+    "g.id, g.application_id, g.resource_id, r.code AS resource_code, r.title AS resource_title, \
     g.consumer_id, u.display_name AS consumer_name, g.fields, g.valid_from, g.valid_to, g.methods, g.row_filter, \
     g.state, g.revoke_reason, g.created_at, g.updated_at";
 const GRANT_FROM: &str = "grants g JOIN resources r ON r.id = g.resource_id JOIN users u ON u.id = g.consumer_id";
 
 fn list(s: Option<String>) -> Vec<String> {
-    json(s)
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default()
+    json(s).and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default()
 }
 
 fn grant_row(r: &AnyRow) -> Result<GrantRow> {
@@ -253,7 +252,12 @@ impl Tx {
         r.as_ref().map(app_row).transpose()
     }
 
-    pub async fn update_application_form(&mut self, id: i64, provider_org_id: i64, form: &serde_json::Value) -> Result<()> {
+    pub async fn update_application_form(
+        &mut self,
+        id: i64,
+        provider_org_id: i64,
+        form: &serde_json::Value,
+    ) -> Result<()> {
         sqlx::query("UPDATE applications SET form = $1, provider_org_id = $2, updated_at = $3 WHERE id = $4")
             .bind(form.to_string())
             .bind(provider_org_id)
@@ -414,21 +418,25 @@ impl Tx {
 
     pub async fn grant_for_update(&mut self, id: i64) -> Result<Option<GrantRow>> {
         let lock = self.lock("g");
-        let r = sqlx::query(&format!("SELECT {GRANT_COLUMNS} FROM {GRANT_FROM} WHERE g.id = $1{lock}"))
-            .bind(id)
-            .fetch_optional(self.conn())
-            .await?;
+        let r = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM {GRANT_FROM} WHERE g.id = $1{lock}"
+        ))
+        .bind(id)
+        .fetch_optional(self.conn())
+        .await?;
         r.as_ref().map(grant_row).transpose()
     }
 
     pub async fn set_grant_state(&mut self, id: i64, state: &str, revoke_reason: Option<&str>) -> Result<()> {
-        sqlx::query("UPDATE grants SET state = $1, revoke_reason = COALESCE($2, revoke_reason), updated_at = $3 WHERE id = $4")
-            .bind(state)
-            .bind(revoke_reason)
-            .bind(now_ms())
-            .bind(id)
-            .execute(self.conn())
-            .await?;
+        sqlx::query(
+            "UPDATE grants SET state = $1, revoke_reason = COALESCE($2, revoke_reason), updated_at = $3 WHERE id = $4",
+        )
+        .bind(state)
+        .bind(revoke_reason)
+        .bind(now_ms())
+        .bind(id)
+        .execute(self.conn())
+        .await?;
         Ok(())
     }
 
@@ -671,8 +679,14 @@ impl Store {
         .bind(grant_id)
         .fetch_optional(self.reader())
         .await?;
-        r.map(|r| Ok((r.try_get("prefix")?, r.try_get("created_at")?, r.try_get("last_used_at")?)))
-            .transpose()
+        r.map(|r| {
+            Ok((
+                r.try_get("prefix")?,
+                r.try_get("created_at")?,
+                r.try_get("last_used_at")?,
+            ))
+        })
+        .transpose()
     }
 
     /// A user's downloads, newest first.
@@ -715,6 +729,8 @@ impl Store {
             q = q.bind(id);
         }
         let rows = q.fetch_all(self.reader()).await?;
-        rows.iter().map(|r| Ok((r.try_get("resource_id")?, r.try_get("n")?))).collect()
+        rows.iter()
+            .map(|r| Ok((r.try_get("resource_id")?, r.try_get("n")?)))
+            .collect()
     }
 }

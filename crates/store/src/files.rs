@@ -82,6 +82,43 @@ impl FileStore {
     }
 }
 
+/// Part of a stored file to send: an open local file positioned at the start of the range, or
+/// a stream from a remote store.
+pub enum FileRange {
+    Local { file: tokio::fs::File, len: u64 },
+    Remote(futures_util::stream::BoxStream<'static, Result<bytes::Bytes>>),
+}
+
+impl FileStore {
+    /// The size of a stored file in bytes.
+    pub async fn size(&self, key: &str) -> Result<u64> {
+        let meta = self.inner.head(&ObjectPath::from(key)).await.map_err(io_err)?;
+        Ok(meta.size)
+    }
+
+    /// Bytes `start..start + len` of a stored file. Local files are read directly, in large
+    /// chunks, rather than through the object store's small-buffer stream.
+    pub async fn open_range(&self, key: &str, start: u64, len: u64) -> Result<FileRange> {
+        if let Some(path) = self.local_path(key) {
+            use tokio::io::AsyncSeekExt;
+            let mut file = tokio::fs::File::open(&path).await.map_err(io_err)?;
+            file.seek(std::io::SeekFrom::Start(start)).await.map_err(io_err)?;
+            return Ok(FileRange::Local { file, len });
+        }
+        use futures_util::StreamExt;
+        let options = object_store::GetOptions {
+            range: Some(object_store::GetRange::Bounded(start..start + len)),
+            ..Default::default()
+        };
+        let got = self
+            .inner
+            .get_opts(&ObjectPath::from(key), options)
+            .await
+            .map_err(io_err)?;
+        Ok(FileRange::Remote(got.into_stream().map(|r| r.map_err(io_err)).boxed()))
+    }
+}
+
 pub struct FileWriter {
     upload: WriteMultipart,
     hasher: Sha256,

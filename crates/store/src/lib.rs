@@ -25,7 +25,7 @@ pub use access::{
     DownloadRow, GrantRow, NewApplicationEvent, NewGrant,
 };
 pub use audit::{AuditEntry, AuditRow, VerifyReport};
-pub use files::{FileStore, FileWriter, StoredFile, TooLarge};
+pub use files::{FileRange, FileStore, FileWriter, StoredFile, TooLarge};
 pub use job::{JobRow, JobState};
 pub use notice::NoticeRow;
 pub use org::OrgRow;

@@ -101,6 +101,11 @@ pub struct DistributionRow {
     pub created_by: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The published copy of a loaded file: the masked data as UTF-8 CSV in object storage,
+    /// the file downloads serve (never the original upload, which may hold unmasked data).
+    pub export_key: Option<String>,
+    pub export_sha256: Option<String>,
+    pub export_bytes: Option<i64>,
 }
 
 /// A new distribution: a stored file, or an external API.
@@ -125,7 +130,7 @@ pub struct NewDistribution {
 
 const DIST_COLUMNS: &str = "id, resource_id, version, kind, title, state, filename, media_type, object_key, sha256, \
     size_bytes, row_count, job_id, report, masking, privacy_justification, datastore_table, api_url, api_method, \
-    api_params, api_doc, change_note, created_by, created_at, updated_at";
+    api_params, api_doc, change_note, created_by, created_at, updated_at, export_key, export_sha256, export_bytes";
 
 fn dist_row(r: &AnyRow) -> Result<DistributionRow> {
     Ok(DistributionRow {
@@ -154,6 +159,9 @@ fn dist_row(r: &AnyRow) -> Result<DistributionRow> {
         created_by: r.try_get("created_by")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        export_key: r.try_get("export_key")?,
+        export_sha256: r.try_get("export_sha256")?,
+        export_bytes: r.try_get("export_bytes")?,
     })
 }
 
@@ -423,6 +431,21 @@ impl Tx {
         .bind(now_ms())
         .fetch_one(self.conn())
         .await?)
+    }
+
+    /// Records the published copy of a loaded file.
+    pub async fn set_distribution_export(&mut self, id: i64, key: &str, sha256: &str, bytes: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE distributions SET export_key = $1, export_sha256 = $2, export_bytes = $3, updated_at = $4 WHERE id = $5",
+        )
+        .bind(key)
+        .bind(sha256)
+        .bind(bytes)
+        .bind(now_ms())
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
     }
 
     /// Appends to the catalogue change log that search indexes follow.

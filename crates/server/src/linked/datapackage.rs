@@ -143,6 +143,11 @@ pub fn package(site: &Site, p: &Published, tables: &[(DistributionRow, Vec<Datas
             if !d.title.is_empty() {
                 r["title"] = json!(d.title);
             }
+            // Size and hash of the published copy, which is exactly what `path` serves.
+            if let (Some(bytes), Some(sha)) = (d.export_bytes, d.export_sha256.as_deref()) {
+                r["bytes"] = json!(bytes);
+                r["hash"] = json!(format!("sha256:{sha}"));
+            }
             r
         })
         .collect();

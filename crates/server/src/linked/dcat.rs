@@ -40,6 +40,10 @@ fn hydra(local: &'static str) -> Name {
     name("hydra", local)
 }
 
+fn spdx(local: &'static str) -> Name {
+    name("spdx", local)
+}
+
 fn xsd(local: &'static str) -> Name {
     name("xsd", local)
 }
@@ -409,9 +413,26 @@ fn distribution(g: &mut Graph, site: &Site, p: &Published, d: &DistributionRow) 
     let dist = Term::iri(&format!("{page}#distribution-{}", d.id));
     if download::is_downloadable(d) {
         g.add_type(&dist, dcat("Distribution"));
-        // The file offered is the CSV of the loaded, masked table, whatever was uploaded; the
-        // upload's size and checksum would describe another file, so neither is given.
+        // The file offered is the published copy — the CSV of the loaded, masked table —
+        // whatever was uploaded: its size and checksum, never the upload's.
         g.add(&dist, dcat("accessURL"), Term::iri(&page));
+        if let (Some(bytes), Some(sha)) = (d.export_bytes, d.export_sha256.as_deref()) {
+            g.add(
+                &dist,
+                dcat("byteSize"),
+                Term::typed(&bytes.to_string(), xsd("nonNegativeInteger")),
+            );
+            let checksum = g.blank();
+            g.add_type(&checksum, spdx("Checksum"));
+            let algorithm = typed_iri(
+                g,
+                "http://spdx.org/rdf/terms#checksumAlgorithm_sha256",
+                spdx("ChecksumAlgorithm"),
+            );
+            g.add(&checksum, spdx("algorithm"), algorithm);
+            g.add(&checksum, spdx("checksumValue"), Term::typed(sha, xsd("hexBinary")));
+            g.add(&dist, spdx("checksum"), checksum);
+        }
         g.add(&dist, dcat("downloadURL"), Term::iri(&site.download_url(p, d)));
         let format = typed_iri(g, &format!("{EU}/file-type/CSV"), dct("MediaTypeOrExtent"));
         g.add(&dist, dct("format"), format);

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 /// Every vocabulary the output uses, as (prefix, namespace IRI): the same prefixes in Turtle,
 /// JSON-LD and RDF/XML, declared once in each document.
-pub const VOCABS: [(&str, &str); 9] = [
+pub const VOCABS: [(&str, &str); 10] = [
     ("rdf", "http://www.w3.org/1999/02/22-rdf-syntax-ns#"),
     ("rdfs", "http://www.w3.org/2000/01/rdf-schema#"),
     ("xsd", "http://www.w3.org/2001/XMLSchema#"),
@@ -16,6 +16,7 @@ pub const VOCABS: [(&str, &str); 9] = [
     ("vcard", "http://www.w3.org/2006/vcard/ns#"),
     ("skos", "http://www.w3.org/2004/02/skos/core#"),
     ("hydra", "http://www.w3.org/ns/hydra/core#"),
+    ("spdx", "http://spdx.org/rdf/terms#"),
 ];
 
 /// A term of a vocabulary, e.g. `dct:title`: written as a prefixed name where the syntax

@@ -102,3 +102,8 @@ CREATE TABLE downloads (
 );
 CREATE INDEX downloads_resource ON downloads (resource_id);
 CREATE INDEX downloads_user ON downloads (user_id, at);
+
+-- The published copy of each loaded file (masked data as UTF-8 CSV) that downloads serve.
+ALTER TABLE distributions ADD COLUMN export_key TEXT;
+ALTER TABLE distributions ADD COLUMN export_sha256 TEXT;
+ALTER TABLE distributions ADD COLUMN export_bytes INTEGER;

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# Catalogue search and data API benchmark: generates a catalogue of 100,000 published resources
+# (crates/cli/examples/catalogue_gen.rs, through the services) with the national village table
+# as one more, times `pubdata reindex`, then measures with wrk against `pubdata serve`:
+#   - /api/v1/search, ~50 Chinese, pinyin and faceted searches (bench/search.lua), all facets;
+#   - nginx serving a static JSON file the size of a search response, same wrk settings;
+#   - the data API on the village table (620,573 rows) with an API token, filtering on the
+#     indexed key `code` and on `streetCode` (bench/paths.lua);
+# and the server's memory. Numbers are recorded in docs/performance.md.
+#
+#   bash bench/search.sh            # needs wrk, nginx and curl (installed if missing)
+#   RESOURCES=20000 DURATION=10s bash bench/search.sh
+#   BENCH_DIR=/somewhere bash bench/search.sh     # where the catalogue is kept between runs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RESOURCES="${RESOURCES:-100000}"
+DURATION="${DURATION:-20s}"
+CONNECTIONS="${CONNECTIONS:-32}"
+THREADS="${THREADS:-2}"
+VIA="${VIA:-service}"
+REGIONS="${PUBDATA_DATA:-../shared/data}"
+DIR="${BENCH_DIR:-${TMPDIR:-/tmp}/pubdata-bench-catalogue-$RESOURCES}"
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || need+=(nginx)
+command -v curl >/dev/null || need+=(curl)
+command -v bc >/dev/null || need+=(bc)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+[ -f "$REGIONS/villages.csv.gz" ] || {
+  echo "missing $REGIONS/villages.csv.gz (set PUBDATA_DATA to the folder holding the region files)" >&2
+  exit 1
+}
+REGIONS="$(cd "$REGIONS" && pwd)"
+
+cargo build --release -q -p pubdata --examples --bins
+BIN="$PWD/target/release/pubdata"
+GEN="$PWD/target/release/examples/catalogue_gen"
+
+TMP="$(mktemp -d)"
+SERVER=""
+NGINX=""
+cleanup() {
+  for pid in $SERVER $NGINX; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+since() { echo "$(now) - $1" | bc -l | xargs printf '%.1f'; }
+
+# A TCP port nothing listens on.
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return
+    fi
+  done
+}
+
+# wrk's latency ("812.00us", "3.21ms", "1.02s") in milliseconds.
+ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0
+    if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000
+    printf "%.2f", n
+  }'
+}
+
+# Runs wrk for DURATION after a 5 s warm-up; prints its report to $TMP/$1.txt and the screen.
+bench() {
+  local name=$1
+  shift
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d5s "$@" >/dev/null
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" | tee "$TMP/$name.txt"
+}
+p50() { ms "$(awk '$1 == "50%" {print $2}' "$TMP/$1.txt")"; }
+p99() { ms "$(awk '$1 == "99%" {print $2}' "$TMP/$1.txt")"; }
+rps() { awk '/^Requests\/sec/ {printf "%.0f", $2}' "$TMP/$1.txt"; }
+bad() {
+  awk '/Non-2xx/ {n += $NF} /Socket errors/ {for (i = 3; i <= NF; i++) n += $i} END {print n + 0}' "$TMP/$1.txt"
+}
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB memory, $(uname -sr)"
+echo "cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $(nginx -v 2>&1 | cut -d' ' -f3)"
+
+gen_s="(reused)"
+if [ ! -f "$DIR/bench-catalogue.txt" ]; then
+  rm -rf "$DIR"
+  start=$(now)
+  "$GEN" --data-dir "$DIR" --resources "$RESOURCES" --via "$VIA" --villages --regions-dir "$REGIONS" |
+    grep -v '^  [0-9]* / '
+  gen_s=$(since "$start")
+fi
+export PUBDATA_DATA_DIR="$DIR" PUBDATA_REGIONS_DIR="$REGIONS"
+echo "catalogue: $DIR ($(du -sm "$DIR" | cut -f1) MB)"
+
+start=$(now)
+"$BIN" reindex
+reindex_s=$(since "$start")
+echo "search index: $(du -sm "$DIR/search" | cut -f1) MB"
+
+PORT=$(free_port)
+URL="http://127.0.0.1:$PORT"
+"$BIN" serve --addr "127.0.0.1:$PORT" >"$TMP/server.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 600); do
+  curl -fsS "$URL/healthz" >/dev/null 2>&1 && break
+  kill -0 "$SERVER" 2>/dev/null || { cat "$TMP/server.log" >&2; exit 1; }
+  sleep 0.1
+done
+# The index is ready when every published resource (the generated ones and the villages) is found.
+for _ in $(seq 600); do
+  total=$(curl -fsS "$URL/api/v1/search?limit=1&facets=domain" | grep -o '"total":[0-9]*' | head -1 | cut -d: -f2 || true)
+  [ "${total:-0}" -gt "$RESOURCES" ] && break
+  sleep 1
+done
+[ "${total:-0}" -gt "$RESOURCES" ] || { echo "the index holds ${total:-0} resources, not $((RESOURCES + 1))" >&2; exit 1; }
+rss_idle=$(awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER/status")
+echo "server on $URL: $total resources searchable, RSS ${rss_idle} MiB"
+
+echo
+echo "== search API =="
+bench search -s bench/search.lua "$URL"
+
+# A typical search response (one page of 20 with all facets) as nginx's static file.
+mkdir -p "$TMP/www" "$TMP/nginx"
+curl -fsS "$URL/api/v1/search?q=%E5%8C%BB%E7%96%97%E6%9C%BA%E6%9E%84" -o "$TMP/www/search.json"
+body_bytes=$(stat -c %s "$TMP/www/search.json")
+chmod 755 "$TMP" "$TMP/www"
+chmod 644 "$TMP/www/search.json"
+NPORT=$(free_port)
+cat >"$TMP/nginx.conf" <<EOF
+worker_processes 2;
+daemon off;
+pid $TMP/nginx.pid;
+error_log $TMP/nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    types { application/json json; }
+    client_body_temp_path $TMP/nginx/body;
+    proxy_temp_path $TMP/nginx/proxy;
+    fastcgi_temp_path $TMP/nginx/fastcgi;
+    uwsgi_temp_path $TMP/nginx/uwsgi;
+    scgi_temp_path $TMP/nginx/scgi;
+    server {
+        listen 127.0.0.1:$NPORT;
+        root $TMP/www;
+    }
+}
+EOF
+nginx -p "$TMP" -e "$TMP/nginx-error.log" -c "$TMP/nginx.conf" &
+NGINX=$!
+for _ in $(seq 100); do
+  curl -fsS "http://127.0.0.1:$NPORT/search.json" -o /dev/null 2>/dev/null && break
+  sleep 0.1
+done
+echo
+echo "== nginx, static search.json ($body_bytes bytes) =="
+bench nginx "http://127.0.0.1:$NPORT/search.json"
+kill "$NGINX" && wait "$NGINX" 2>/dev/null || true
+NGINX=""
+
+echo
+echo "== data API, village table =="
+RID=$(cat "$DIR/bench-villages-id.txt")
+TOKEN=$(cat "$DIR/bench-token.txt")
+gzip -dc "$REGIONS/villages.csv.gz" | awk -F, 'NR > 1 && NR % 3000 == 0 {print $1, $3}' >"$TMP/sample.txt"
+awk -v r="$RID" '{print "/api/v1/resources/" r "/rows?code.eq=" $1}' "$TMP/sample.txt" >"$TMP/by-code.txt"
+awk -v r="$RID" '{print "/api/v1/resources/" r "/rows?streetCode.eq=" $2 "&limit=50"}' "$TMP/sample.txt" >"$TMP/by-street.txt"
+auth=(-H "Authorization: Bearer $TOKEN")
+echo "$(wc -l <"$TMP/sample.txt") village codes sampled; e.g. $(head -1 "$TMP/by-code.txt") →"
+curl -fsS "${auth[@]}" "$URL$(head -1 "$TMP/by-code.txt")"
+echo
+bench rows-code "${auth[@]}" -s bench/paths.lua "$URL" -- "$TMP/by-code.txt"
+bench rows-street "${auth[@]}" -s bench/paths.lua "$URL" -- "$TMP/by-street.txt"
+
+rss_after=$(awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER/status")
+rss_peak=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER/status")
+ratio=$(echo "$(rps search) / $(rps nginx)" | bc -l | xargs printf '%.3f')
+
+echo
+echo "| measure | value | target |"
+echo "|---|---|---|"
+echo "| catalogue generation ($VIA) | ${gen_s} s | |"
+echo "| pubdata reindex, $total resources | ${reindex_s} s | ≤ 60 s |"
+echo "| search p50 | $(p50 search) ms | |"
+echo "| search p99 | $(p99 search) ms | ≤ 20 ms |"
+echo "| search throughput | $(rps search) req/s ($(bad search) errors) | |"
+echo "| nginx static $body_bytes B | $(rps nginx) req/s | |"
+echo "| search / nginx | $ratio | ≥ 0.3 |"
+echo "| data API code.eq p50 / p99 | $(p50 rows-code) / $(p99 rows-code) ms, $(rps rows-code) req/s ($(bad rows-code) errors) | p99 ≤ 10 ms |"
+echo "| data API streetCode.eq limit=50 p50 / p99 | $(p50 rows-street) / $(p99 rows-street) ms, $(rps rows-street) req/s ($(bad rows-street) errors) | p99 ≤ 10 ms |"
+echo "| server RSS: idle after start / after the runs / peak | $rss_idle / $rss_after / $rss_peak MiB | |"
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
