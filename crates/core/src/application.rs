@@ -392,7 +392,11 @@ fn pick_fields(c: &mut Checks, names: &[String], declared: &[String], field: &st
         }
     }
     c.check(given > 0, field, "required");
-    declared.iter().filter(|d| picked.contains(d.as_str())).cloned().collect()
+    declared
+        .iter()
+        .filter(|d| picked.contains(d.as_str()))
+        .cloned()
+        .collect()
 }
 
 impl NewApplication {
@@ -752,7 +756,13 @@ impl NewScope {
             let open = resources.iter().any(|f| f.id == id && f.is_open());
             c.check(open, &id_field, "resource_not_open");
             let at = |part: &str| format!("resources[{i}].{part}");
-            let fields = pick_fields(&mut c, &r.fields, &requested.fields, &at("fields"), "field_not_requested");
+            let fields = pick_fields(
+                &mut c,
+                &r.fields,
+                &requested.fields,
+                &at("fields"),
+                "field_not_requested",
+            );
             if r.filters.len() > MAX_FILTERS {
                 c.push(FieldError::new(&at("filters"), "count").with("max", MAX_FILTERS));
             }
@@ -1048,7 +1058,10 @@ pub fn apply(state: ApplicationState, action: &Action, ctx: Context) -> Result<T
     }
     let start = |stage| Effect::StartDeadline(stage, ctx.rules.days(stage));
     let (to, effects) = match (action, state) {
-        (Action::Submit, S::Draft) => (S::PreReview, vec![start(Stage::PreReview), Notify(R::Admins, N::Submitted)]),
+        (Action::Submit, S::Draft) => (
+            S::PreReview,
+            vec![start(Stage::PreReview), Notify(R::Admins, N::Submitted)],
+        ),
         (Action::Withdraw, S::Draft | S::PreReview | S::NeedsInfo | S::ProviderReview) => {
             (S::Withdrawn, withdrawal_effects(state))
         }

@@ -12,6 +12,9 @@ use pubdata_store::{now_ms, OrgRow};
 use crate::published::{self, Published};
 use crate::{Result, Store, StoreError};
 
+/// How often a following node rebuilds its index to bring download counts up to date.
+const RECOUNT_EVERY: Duration = Duration::from_secs(3600);
+
 /// Resources read per batch of a rebuild.
 const BATCH: i64 = 500;
 
@@ -62,6 +65,16 @@ fn index_error(e: SearchError) -> StoreError {
 /// Searches the index; a query the index cannot take is a validation error on `q`.
 pub fn search(index: &Index, query: &Query) -> Result<Results> {
     index.search(query).map_err(index_error)
+}
+
+/// Fills in how often each resource was downloaded, for the "most downloaded" order.
+async fn with_downloads(store: &Store, mut docs: Vec<Doc>) -> Result<Vec<Doc>> {
+    let ids: Vec<i64> = docs.iter().map(|d| d.id).collect();
+    let counts: HashMap<i64, i64> = store.download_counts(&ids).await?.into_iter().collect();
+    for d in &mut docs {
+        d.downloads = counts.get(&d.id).copied().unwrap_or(0).max(0) as u64;
+    }
+    Ok(docs)
 }
 
 enum Op {
@@ -120,7 +133,8 @@ pub async fn rebuild(store: &Store, index: &Index) -> Result<usize> {
         let batch = published::batch(store, after, BATCH, &providers).await?;
         let Some(last) = batch.last() else { break };
         after = last.resource.row.id;
-        if tx.send(batch.iter().map(doc).collect()).await.is_err() {
+        let docs = with_downloads(store, batch.iter().map(doc).collect()).await?;
+        if tx.send(docs).await.is_err() {
             break; // the writer stopped; its error is reported below
         }
     }
@@ -157,14 +171,21 @@ pub async fn sync(store: &Store, index: &Index) -> Result<usize> {
                 ids.push(c.resource_id);
             }
         }
+        let mut docs = Vec::with_capacity(ids.len());
         let mut ops = Vec::with_capacity(ids.len());
         for id in ids {
             match published::by_id(store, id).await {
-                Ok(p) => ops.push(Op::Upsert(Box::new(doc(&p)))),
+                Ok(p) => docs.push(doc(&p)),
                 Err(StoreError::Domain(DomainError::NotFound { .. })) => ops.push(Op::Delete(id)),
                 Err(e) => return Err(e),
             }
         }
+        ops.extend(
+            with_downloads(store, docs)
+                .await?
+                .into_iter()
+                .map(|d| Op::Upsert(Box::new(d))),
+        );
         seen += changes.len();
         let full = changes.len() as i64 == BATCH;
         apply(index, ops, safe, false).await?;
@@ -219,7 +240,16 @@ impl Catalogue {
                 Err(e) => tracing::warn!("search index rebuild failed: {e}"),
             }
         }
+        // Download counts change without catalogue changes: a rebuild now and then (seconds
+        // for 100,000 resources) keeps the "most downloaded" order current.
+        let mut last_rebuild = std::time::Instant::now();
         loop {
+            if last_rebuild.elapsed() >= RECOUNT_EVERY {
+                if let Err(e) = self.rebuild(&store).await {
+                    tracing::warn!("search index rebuild failed: {e}");
+                }
+                last_rebuild = std::time::Instant::now();
+            }
             self.refresh(&store).await;
             tokio::time::sleep(every).await;
         }
