@@ -24,6 +24,7 @@ mod reader;
 mod report;
 mod sketch;
 mod value;
+pub mod watermark;
 mod xlsx;
 
 pub use decode::TextEncoding;

@@ -924,10 +924,7 @@ fn match_rows(leaked: &Leaked, original: &OriginalTable) -> Matching {
             NOT_FOUND => m.not_found += 1,
             AMBIGUOUS => m.ambiguous += 1,
             // The same row twice in the file: the original has it once, so the file repeats it.
-            r if s.leaked_twice && s.first != i => {
-                let _ = r;
-                m.repeated += 1;
-            }
+            _ if s.leaked_twice && s.first != i => m.repeated += 1,
             r => m.sequence.push(r),
         }
     }
@@ -946,7 +943,7 @@ fn column_use(leaked: &Leaked, leaked_cells: &[u64], original_cells: &[u64]) -> 
                 }
             }
             let total = leaked_cells.len() / c;
-            let found = leaked_cells.iter().skip(j).step_by(c).filter(|h| seen[h]).count();
+            let found = leaked_cells.iter().skip(j).step_by(c).filter(|h| seen.get(*h) == Some(&true)).count();
             ColumnUse {
                 name: leaked.used[j].0.clone(),
                 matched: if total == 0 { 1.0 } else { found as f64 / total as f64 },
@@ -1123,35 +1120,43 @@ fn decide(report: &mut TraceReport, opts: &TraceOptions) {
         String::new()
     };
     let (best, second) = (report.scores.first(), report.scores.get(1));
-    report.explanation = match (best, second) {
-        _ if report.pairs == 0 => format!(
-            "No two identified rows come from the same block of {} rows, so the row order carries no \
-             evidence; a copy with more rows is needed.{order_note}",
-            report.block_rows
+    let (matched, explanation) = match (best, second) {
+        _ if report.pairs == 0 => (
+            None,
+            format!(
+                "No two identified rows come from the same block of {} rows, so the row order carries no \
+                 evidence; a copy with more rows is needed.{order_note}",
+                report.block_rows
+            ),
         ),
-        (None, _) => "No candidate grants were given.".to_string(),
-        (Some(b), _) if !significant(b) => format!(
-            "No decisive match: the best candidate, grant {}, agrees on {} of {} same-block pairs; a copy it \
-             did not make agrees as well with probability {} (with {} candidates, below {:e} is needed).{order_note}",
-            b.candidate.grant_id,
-            b.agreeing_pairs,
-            b.pairs,
-            p_text(b.log10_p),
-            report.scores.len(),
-            opts.max_p
+        (None, _) => (None, "No candidate grants were given.".to_string()),
+        (Some(b), _) if !significant(b) => (
+            None,
+            format!(
+                "No decisive match: the best candidate, grant {}, agrees on {} of {} same-block pairs; a copy \
+                 it did not make agrees as well with probability {} (with {} candidates, below {:e} is \
+                 needed).{order_note}",
+                b.candidate.grant_id,
+                b.agreeing_pairs,
+                b.pairs,
+                p_text(b.log10_p),
+                report.scores.len(),
+                opts.max_p
+            ),
         ),
-        (Some(b), Some(s)) if significant(s) || s.log10_p - b.log10_p < opts.min_ratio.log10() => format!(
-            "No decisive match: grants {} and {} both explain the order (p {} and {}); the file may combine \
-             copies from several grants.",
-            b.candidate.grant_id,
-            s.candidate.grant_id,
-            p_text(b.log10_p),
-            p_text(s.log10_p)
+        (Some(b), Some(s)) if significant(s) || s.log10_p - b.log10_p < opts.min_ratio.log10() => (
+            None,
+            format!(
+                "No decisive match: grants {} and {} both explain the order (p {} and {}); the file may \
+                 combine copies from several grants.",
+                b.candidate.grant_id,
+                s.candidate.grant_id,
+                p_text(b.log10_p),
+                p_text(s.log10_p)
+            ),
         ),
-        (Some(b), _) => {
-            report.verdict = Verdict::Match {
-                grant: b.candidate.clone(),
-            };
+        (Some(b), _) => (
+            Some(b.candidate.clone()),
             format!(
                 "The copy comes from grant {} ({}, {}): {} of {} same-block pairs appear in the order this \
                  grant was sent them; a copy it did not make would do so with probability {}.",
@@ -1161,9 +1166,14 @@ fn decide(report: &mut TraceReport, opts: &TraceOptions) {
                 b.agreeing_pairs,
                 b.pairs,
                 p_text(b.log10_p)
-            )
-        }
+            ),
+        ),
     };
+    report.verdict = match matched {
+        Some(grant) => Verdict::Match { grant },
+        None => Verdict::NoDecisiveMatch,
+    };
+    report.explanation = explanation;
 }
 
 /// `≤ 1e-61.8` style: the p-values of a full copy underflow every float.

@@ -107,3 +107,7 @@ CREATE INDEX downloads_user ON downloads (user_id, at);
 ALTER TABLE distributions ADD COLUMN export_key TEXT;
 ALTER TABLE distributions ADD COLUMN export_sha256 TEXT;
 ALTER TABLE distributions ADD COLUMN export_bytes INTEGER;
+
+-- E-mail copies of notices: when each was sent, or why it could not be (the mail job's outbox).
+ALTER TABLE notices ADD COLUMN emailed_at INTEGER;
+ALTER TABLE notices ADD COLUMN email_error TEXT;
