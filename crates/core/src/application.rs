@@ -1389,3 +1389,1375 @@ pub fn apply_grant(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::{FieldSpec, FieldType};
+    use crate::metadata::tests::valid_meta;
+    use crate::policy::Membership;
+    use crate::resource::{ResourceState, RevisionState};
+
+    use ApplicationState::{
+        Draft as DRAFT, Granted as GRANTED, NeedsInfo as NEEDS_INFO, PreReview as PRE_REVIEW,
+        ProviderRejected as PROVIDER_REJECTED, ProviderReview as PROVIDER_REVIEW, Rejected as REJECTED,
+        Withdrawn as WITHDRAWN,
+    };
+
+    const PROVIDER: i64 = 20;
+    const OTHER_PROVIDER: i64 = 30;
+    const APPLICANT: i64 = 7;
+
+    fn d(s: &str) -> Date {
+        Date::parse(s).unwrap_or_else(|| panic!("bad test date {s}"))
+    }
+
+    /// The day the tests apply on: a Tuesday, the day before the National Day holiday week.
+    fn today() -> Date {
+        d("2025-09-30")
+    }
+
+    fn codes(r: Result<impl Sized, DomainError>) -> Vec<String> {
+        match r {
+            Ok(_) => vec![],
+            Err(DomainError::Validation(v)) => v.into_iter().map(|e| format!("{}:{}", e.field, e.code)).collect(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The resources the tests apply for: metadata by open type, and the catalogue's entries.
+    struct Catalogue {
+        conditional: ResourceMeta,
+        unconditional: ResourceMeta,
+        not_open: ResourceMeta,
+    }
+
+    impl Catalogue {
+        fn new() -> Catalogue {
+            let with = |open_type| {
+                let mut m = valid_meta();
+                m.open_type = open_type;
+                if open_type == OpenType::Conditional {
+                    m.open_conditions = Some("仅限科研与公共服务用途，不得转让第三方。".into());
+                }
+                m.fields.push(FieldSpec::new("population", FieldType::Integer));
+                m
+            };
+            Catalogue {
+                conditional: with(OpenType::Conditional),
+                unconditional: with(OpenType::Unconditional),
+                not_open: with(OpenType::NotOpen),
+            }
+        }
+
+        /// 1 conditional, 2 unconditional, 3 withdrawn, 4 not_open, 5 another provider's,
+        /// 6 never published, 7 published with a revision under review.
+        fn refs(&self) -> Vec<ResourceRef<'_>> {
+            let published = ResourceStatus::new(ResourceState::Published);
+            let entry = |id, provider_org_id, status, meta| ResourceRef {
+                id,
+                provider_org_id,
+                status,
+                meta,
+            };
+            vec![
+                entry(1, PROVIDER, published, &self.conditional),
+                entry(2, PROVIDER, published, &self.unconditional),
+                entry(
+                    3,
+                    PROVIDER,
+                    ResourceStatus::new(ResourceState::Withdrawn),
+                    &self.conditional,
+                ),
+                entry(4, PROVIDER, published, &self.not_open),
+                entry(5, OTHER_PROVIDER, published, &self.conditional),
+                entry(
+                    6,
+                    PROVIDER,
+                    ResourceStatus::new(ResourceState::PendingReview),
+                    &self.conditional,
+                ),
+                entry(
+                    7,
+                    PROVIDER,
+                    ResourceStatus::revising(RevisionState::PendingReview),
+                    &self.conditional,
+                ),
+            ]
+        }
+    }
+
+    fn request(id: &str, fields: &[&str]) -> NewRequest {
+        NewRequest {
+            resource_id: id.into(),
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+        }
+    }
+
+    /// A complete, submittable application for resource 1.
+    fn form() -> NewApplication {
+        NewApplication {
+            purpose: " 研究成都市人口分布与公共服务设施布局 ".into(),
+            scenario: "城市规划课题组内部分析，成果以汇总统计发布".into(),
+            resources: vec![request("1", &["name", "code"])],
+            period_from: "2025-10-09".into(),
+            period_to: "2026-10-08".into(),
+            security_measures: "专人专机存储，访问留痕，课题结束后销毁全部数据".into(),
+            commitment_accepted: true,
+        }
+    }
+
+    fn application() -> Application {
+        let cat = Catalogue::new();
+        form()
+            .validate(&cat.refs(), today(), &Rules::default())
+            .expect("the form is valid")
+    }
+
+    fn scope() -> Scope {
+        Scope {
+            resources: vec![ResourceScope {
+                resource_id: 1,
+                fields: vec!["code".into()],
+                filters: vec![RowFilter {
+                    field: "code".into(),
+                    op: FilterOp::Prefix,
+                    value: "5101".into(),
+                }],
+            }],
+            valid_from: d("2025-10-09"),
+            valid_to: d("2026-04-08"),
+            methods: AccessMethods {
+                download: false,
+                api: true,
+            },
+        }
+    }
+
+    /// Every standing a caller can have, in the order of the table's columns.
+    fn callers() -> [(&'static str, Caller); 7] {
+        let only = |f: fn(&mut Caller)| {
+            let mut c = Caller::default();
+            f(&mut c);
+            c
+        };
+        [
+            ("nobody", Caller::default()),
+            ("applicant", only(|c| c.applicant = true)),
+            ("admin_reviewer", only(|c| c.admin_reviewer = true)),
+            ("admin_manager", only(|c| c.admin_manager = true)),
+            ("provider_reviewer", only(|c| c.provider_reviewer = true)),
+            ("provider_manager", only(|c| c.provider_manager = true)),
+            ("system", Caller::system()),
+        ]
+    }
+
+    fn rules() -> Rules {
+        Rules {
+            auto_relay_after_days: Some(2),
+            ..Rules::default()
+        }
+    }
+
+    fn ctx(caller: Caller) -> Context {
+        Context { caller, rules: rules() }
+    }
+
+    fn actions() -> [Action; 10] {
+        [
+            Action::Submit,
+            Action::Withdraw,
+            Action::RequestInfo {
+                missing: "请补充课题立项文件".into(),
+            },
+            Action::Answer {
+                reply: "已上传立项批复".into(),
+            },
+            Action::Reject {
+                reason: "使用目的与所申请数据无关".into(),
+            },
+            Action::Forward { note: String::new() },
+            Action::Approve { scope: scope() },
+            Action::ProviderReject {
+                reason: "该数据含未公开的统计口径".into(),
+            },
+            Action::Relay { wording: String::new() },
+            Action::AutoRelay,
+        ]
+    }
+
+    #[test]
+    fn every_state_action_and_role() {
+        // Columns: nobody, applicant, admin_reviewer, admin_manager, provider_reviewer,
+        // provider_manager, system. O = allowed (to the given state), F = Forbidden,
+        // I = InvalidTransition.
+        let table: [(ApplicationState, &str, &str, Option<ApplicationState>); 80] = [
+            (DRAFT, "submit", "FOFFFFF", Some(PRE_REVIEW)),
+            (DRAFT, "withdraw", "FOFFFFF", Some(WITHDRAWN)),
+            (DRAFT, "request_info", "FFIIFFF", None),
+            (DRAFT, "answer", "FIFFFFF", None),
+            (DRAFT, "reject", "FFIIFFF", None),
+            (DRAFT, "forward", "FFIIFFF", None),
+            (DRAFT, "approve", "FFFFIIF", None),
+            (DRAFT, "provider_reject", "FFFFIIF", None),
+            (DRAFT, "relay", "FFIIFFF", None),
+            (DRAFT, "auto_relay", "FFFFFFI", None),
+            (PRE_REVIEW, "submit", "FIFFFFF", None),
+            (PRE_REVIEW, "withdraw", "FOFFFFF", Some(WITHDRAWN)),
+            (PRE_REVIEW, "request_info", "FFOOFFF", Some(NEEDS_INFO)),
+            (PRE_REVIEW, "answer", "FIFFFFF", None),
+            (PRE_REVIEW, "reject", "FFOOFFF", Some(REJECTED)),
+            (PRE_REVIEW, "forward", "FFOOFFF", Some(PROVIDER_REVIEW)),
+            (PRE_REVIEW, "approve", "FFFFIIF", None),
+            (PRE_REVIEW, "provider_reject", "FFFFIIF", None),
+            (PRE_REVIEW, "relay", "FFIIFFF", None),
+            (PRE_REVIEW, "auto_relay", "FFFFFFI", None),
+            (NEEDS_INFO, "submit", "FIFFFFF", None),
+            (NEEDS_INFO, "withdraw", "FOFFFFF", Some(WITHDRAWN)),
+            (NEEDS_INFO, "request_info", "FFIIFFF", None),
+            (NEEDS_INFO, "answer", "FOFFFFF", Some(PRE_REVIEW)),
+            (NEEDS_INFO, "reject", "FFIIFFF", None),
+            (NEEDS_INFO, "forward", "FFIIFFF", None),
+            (NEEDS_INFO, "approve", "FFFFIIF", None),
+            (NEEDS_INFO, "provider_reject", "FFFFIIF", None),
+            (NEEDS_INFO, "relay", "FFIIFFF", None),
+            (NEEDS_INFO, "auto_relay", "FFFFFFI", None),
+            (PROVIDER_REVIEW, "submit", "FIFFFFF", None),
+            (PROVIDER_REVIEW, "withdraw", "FOFFFFF", Some(WITHDRAWN)),
+            (PROVIDER_REVIEW, "request_info", "FFIIFFF", None),
+            (PROVIDER_REVIEW, "answer", "FIFFFFF", None),
+            (PROVIDER_REVIEW, "reject", "FFIIFFF", None),
+            (PROVIDER_REVIEW, "forward", "FFIIFFF", None),
+            (PROVIDER_REVIEW, "approve", "FFFFOOF", Some(GRANTED)),
+            (PROVIDER_REVIEW, "provider_reject", "FFFFOOF", Some(PROVIDER_REJECTED)),
+            (PROVIDER_REVIEW, "relay", "FFIIFFF", None),
+            (PROVIDER_REVIEW, "auto_relay", "FFFFFFI", None),
+            (PROVIDER_REJECTED, "submit", "FIFFFFF", None),
+            (PROVIDER_REJECTED, "withdraw", "FIFFFFF", None),
+            (PROVIDER_REJECTED, "request_info", "FFIIFFF", None),
+            (PROVIDER_REJECTED, "answer", "FIFFFFF", None),
+            (PROVIDER_REJECTED, "reject", "FFIIFFF", None),
+            (PROVIDER_REJECTED, "forward", "FFIIFFF", None),
+            (PROVIDER_REJECTED, "approve", "FFFFIIF", None),
+            (PROVIDER_REJECTED, "provider_reject", "FFFFIIF", None),
+            (PROVIDER_REJECTED, "relay", "FFOOFFF", Some(REJECTED)),
+            (PROVIDER_REJECTED, "auto_relay", "FFFFFFO", Some(REJECTED)),
+            (GRANTED, "submit", "FIFFFFF", None),
+            (GRANTED, "withdraw", "FIFFFFF", None),
+            (GRANTED, "request_info", "FFIIFFF", None),
+            (GRANTED, "answer", "FIFFFFF", None),
+            (GRANTED, "reject", "FFIIFFF", None),
+            (GRANTED, "forward", "FFIIFFF", None),
+            (GRANTED, "approve", "FFFFIIF", None),
+            (GRANTED, "provider_reject", "FFFFIIF", None),
+            (GRANTED, "relay", "FFIIFFF", None),
+            (GRANTED, "auto_relay", "FFFFFFI", None),
+            (REJECTED, "submit", "FIFFFFF", None),
+            (REJECTED, "withdraw", "FIFFFFF", None),
+            (REJECTED, "request_info", "FFIIFFF", None),
+            (REJECTED, "answer", "FIFFFFF", None),
+            (REJECTED, "reject", "FFIIFFF", None),
+            (REJECTED, "forward", "FFIIFFF", None),
+            (REJECTED, "approve", "FFFFIIF", None),
+            (REJECTED, "provider_reject", "FFFFIIF", None),
+            (REJECTED, "relay", "FFIIFFF", None),
+            (REJECTED, "auto_relay", "FFFFFFI", None),
+            (WITHDRAWN, "submit", "FIFFFFF", None),
+            (WITHDRAWN, "withdraw", "FIFFFFF", None),
+            (WITHDRAWN, "request_info", "FFIIFFF", None),
+            (WITHDRAWN, "answer", "FIFFFFF", None),
+            (WITHDRAWN, "reject", "FFIIFFF", None),
+            (WITHDRAWN, "forward", "FFIIFFF", None),
+            (WITHDRAWN, "approve", "FFFFIIF", None),
+            (WITHDRAWN, "provider_reject", "FFFFIIF", None),
+            (WITHDRAWN, "relay", "FFIIFFF", None),
+            (WITHDRAWN, "auto_relay", "FFFFFFI", None),
+        ];
+        let actions = actions();
+        for (from, name, outcomes, to) in table {
+            let action = actions.iter().find(|a| a.name() == name).expect("known action");
+            for ((who, caller), want) in callers().into_iter().zip(outcomes.chars()) {
+                let got = apply(from, action, ctx(caller));
+                let case = format!("{} {name} by {who}", from.as_str());
+                match (want, got) {
+                    ('O', Ok(t)) => assert_eq!(Some(t.to), to, "{case}"),
+                    ('F', Err(DomainError::Forbidden)) => {}
+                    ('I', Err(DomainError::InvalidTransition { from: f, action: a })) => {
+                        assert_eq!((f.as_str(), a.as_str()), (from.as_str(), name), "{case}");
+                    }
+                    (want, got) => panic!("{case}: expected {want}, got {got:?}"),
+                }
+            }
+        }
+        // Every state and action appears in the table exactly once together.
+        for s in ApplicationState::ALL {
+            for a in &actions {
+                assert_eq!(table.iter().filter(|r| r.0 == s && r.1 == a.name()).count(), 1);
+            }
+        }
+    }
+
+    #[test]
+    fn effects_tell_the_service_what_else_to_do() {
+        use Effect::{Notify, StartDeadline, StopDeadline};
+        use NoticeKind as N;
+        use Recipient as R;
+        let [_, applicant, admin, _, provider, _, system] = callers().map(|c| c.1);
+        let [submit, withdraw, request_info, answer, reject, forward, approve, provider_reject, relay, auto] =
+            actions();
+        let table = [
+            (
+                DRAFT,
+                &submit,
+                applicant,
+                vec![StartDeadline(Stage::PreReview, 5), Notify(R::Admins, N::Submitted)],
+            ),
+            (DRAFT, &withdraw, applicant, vec![]),
+            (
+                PRE_REVIEW,
+                &withdraw,
+                applicant,
+                vec![StopDeadline(Stage::PreReview), Notify(R::Admins, N::Withdrawn)],
+            ),
+            (NEEDS_INFO, &withdraw, applicant, vec![Notify(R::Admins, N::Withdrawn)]),
+            (
+                PROVIDER_REVIEW,
+                &withdraw,
+                applicant,
+                vec![
+                    StopDeadline(Stage::ProviderReview),
+                    Notify(R::ProviderReviewers, N::Withdrawn),
+                ],
+            ),
+            (
+                PRE_REVIEW,
+                &request_info,
+                admin,
+                vec![StopDeadline(Stage::PreReview), Notify(R::Applicant, N::InfoRequested)],
+            ),
+            (
+                NEEDS_INFO,
+                &answer,
+                applicant,
+                vec![StartDeadline(Stage::PreReview, 5), Notify(R::Admins, N::InfoProvided)],
+            ),
+            (
+                PRE_REVIEW,
+                &reject,
+                admin,
+                vec![StopDeadline(Stage::PreReview), Notify(R::Applicant, N::Rejected)],
+            ),
+            (
+                PRE_REVIEW,
+                &forward,
+                admin,
+                vec![
+                    StopDeadline(Stage::PreReview),
+                    StartDeadline(Stage::ProviderReview, 10),
+                    Notify(R::ProviderReviewers, N::Forwarded),
+                ],
+            ),
+            (
+                PROVIDER_REVIEW,
+                &approve,
+                provider,
+                vec![
+                    StopDeadline(Stage::ProviderReview),
+                    Effect::CreateGrants(scope().grants()),
+                    Notify(R::Applicant, N::Granted),
+                ],
+            ),
+            (
+                PROVIDER_REVIEW,
+                &provider_reject,
+                provider,
+                vec![
+                    StopDeadline(Stage::ProviderReview),
+                    StartDeadline(Stage::Relay, 2),
+                    Notify(R::Admins, N::ProviderRejected),
+                ],
+            ),
+            (
+                PROVIDER_REJECTED,
+                &relay,
+                admin,
+                vec![StopDeadline(Stage::Relay), Notify(R::Applicant, N::Rejected)],
+            ),
+            (
+                PROVIDER_REJECTED,
+                &auto,
+                system,
+                vec![
+                    StopDeadline(Stage::Relay),
+                    Notify(R::Applicant, N::Rejected),
+                    Notify(R::Admins, N::AutoRelayed),
+                ],
+            ),
+        ];
+        for (from, action, caller, effects) in table {
+            let t = apply(from, action, ctx(caller)).unwrap();
+            assert_eq!(t.effects, effects, "{} {}", from.as_str(), action.name());
+        }
+        // Configured deadlines travel with the effect.
+        let quick = Context {
+            caller: admin,
+            rules: Rules {
+                provider_review_days: 7,
+                ..Rules::default()
+            },
+        };
+        let t = apply(PRE_REVIEW, &forward, quick).unwrap();
+        assert_eq!(t.effects[1], StartDeadline(Stage::ProviderReview, 7));
+        // The approval's grants: one per resource, active, with the scope's window and methods.
+        let grants = scope().grants();
+        assert_eq!(grants.len(), 1);
+        let g = &grants[0];
+        assert_eq!(
+            (g.resource_id, g.fields.as_deref()),
+            (1, Some(&["code".to_string()][..]))
+        );
+        assert_eq!((g.valid_from, g.valid_to), (d("2025-10-09"), Some(d("2026-04-08"))));
+        assert_eq!(
+            (g.methods.api, g.methods.download, g.state),
+            (true, false, GrantState::Active)
+        );
+        assert_eq!(g.filters, scope().resources[0].filters);
+    }
+
+    #[test]
+    fn decisions_need_their_content() {
+        let [_, applicant, admin, _, provider, ..] = callers().map(|c| c.1);
+        let table = [
+            (
+                PRE_REVIEW,
+                Action::RequestInfo { missing: " ".into() },
+                admin,
+                vec!["missing:required"],
+            ),
+            (
+                NEEDS_INFO,
+                Action::Answer { reply: "\n".into() },
+                applicant,
+                vec!["reply:required"],
+            ),
+            (
+                PRE_REVIEW,
+                Action::Reject { reason: "".into() },
+                admin,
+                vec!["reason:required"],
+            ),
+            (
+                PROVIDER_REVIEW,
+                Action::ProviderReject { reason: "否".into() },
+                provider,
+                vec!["reason:length"],
+            ),
+            (
+                PRE_REVIEW,
+                Action::Forward {
+                    note: "注".repeat(1001),
+                },
+                admin,
+                vec!["note:length"],
+            ),
+            (
+                PROVIDER_REJECTED,
+                Action::Relay {
+                    wording: "由".repeat(1001),
+                },
+                admin,
+                vec!["wording:length"],
+            ),
+            (
+                PROVIDER_REJECTED,
+                Action::Relay {
+                    wording: "经核实，申请的数据暂不具备开放条件".into(),
+                },
+                admin,
+                vec![],
+            ),
+        ];
+        for (from, action, caller, want) in table {
+            assert_eq!(codes(apply(from, &action, ctx(caller))), want, "{}", action.name());
+        }
+    }
+
+    #[test]
+    fn auto_relay_only_when_configured_and_due() {
+        let off = Context {
+            caller: Caller::system(),
+            rules: Rules::default(),
+        };
+        assert_eq!(
+            apply(PROVIDER_REJECTED, &Action::AutoRelay, off),
+            Err(DomainError::Conflict {
+                code: "auto_relay_disabled",
+                field: None
+            })
+        );
+        let cal = WorkCalendar::official();
+        // Refused on Monday 29 September 2025; the National Day holiday (1–8 October) does not
+        // count, so two working days end on Thursday 9 October.
+        let refused = d("2025-09-29");
+        for (day, due) in [
+            ("2025-09-30", false),
+            ("2025-10-02", false),
+            ("2025-10-09", false),
+            ("2025-10-10", true),
+        ] {
+            assert_eq!(rules().auto_relay_due(refused, d(day), &cal), due, "{day}");
+            assert!(!Rules::default().auto_relay_due(refused, d(day), &cal), "off: {day}");
+        }
+        // A calendar without the holiday would relay a week early.
+        assert!(rules().auto_relay_due(refused, d("2025-10-02"), &WorkCalendar::weekends_only()));
+    }
+
+    #[test]
+    fn deadlines_in_working_days() {
+        let cal = WorkCalendar::official();
+        let rules = Rules::default();
+        // Submitted on Tuesday 30 September 2025: 1–8 October rest, Saturday 11 October works.
+        let table = [
+            (Stage::PreReview, "2025-09-30", "2025-10-14"),
+            (Stage::ProviderReview, "2025-09-30", "2025-10-21"),
+            (Stage::Relay, "2025-09-29", "2025-10-09"),
+            (Stage::PreReview, "2025-10-13", "2025-10-20"),
+        ];
+        for (stage, started, due) in table {
+            let deadline = Deadline::start(stage, d(started), &rules, &cal);
+            assert_eq!(deadline.due, d(due), "{} from {started}", stage.as_str());
+            assert!(!deadline.overdue(d(due)), "the due day is in time");
+            assert!(deadline.overdue(d(due).add_days(1)));
+            assert!(!deadline.overdue(d(started)));
+        }
+        let pre = Deadline::start(Stage::PreReview, today(), &rules, &cal);
+        assert_eq!(pre.days_overdue(d("2025-10-14"), &cal), 0);
+        assert_eq!(pre.days_overdue(d("2025-10-15"), &cal), 1);
+        // 15, 16, 17 and 20 October.
+        assert_eq!(pre.days_overdue(d("2025-10-20"), &cal), 4);
+        assert_eq!(pre.days_overdue(d("2025-10-05"), &cal), 0);
+        assert_eq!(pre.days_taken(d("2025-10-08"), &cal), 0);
+        assert_eq!(pre.days_taken(d("2025-10-11"), &cal), 3);
+        // Weekends alone would put the pre-review's end inside the holiday.
+        let naive = Deadline::start(Stage::PreReview, today(), &rules, &WorkCalendar::weekends_only());
+        assert_eq!(naive.due, d("2025-10-07"));
+        assert_eq!(
+            [Stage::PreReview, Stage::ProviderReview, Stage::Relay].map(|s| rules.days(s)),
+            [5, 10, 2]
+        );
+        assert_eq!(
+            ApplicationState::ALL.map(ApplicationState::stage),
+            [
+                None,
+                Some(Stage::PreReview),
+                None,
+                Some(Stage::ProviderReview),
+                Some(Stage::Relay),
+                None,
+                None,
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn submission_rules() {
+        type Edit = fn(&mut NewApplication);
+        let table: Vec<(&str, Edit, Vec<&str>)> = vec![
+            ("complete", |_| {}, vec![]),
+            ("purpose missing", |a| a.purpose = "  ".into(), vec!["purpose:required"]),
+            (
+                "purpose too short",
+                |a| a.purpose = "科研".into(),
+                vec!["purpose:length"],
+            ),
+            (
+                "purpose too long",
+                |a| a.purpose = "目".repeat(2001),
+                vec!["purpose:length"],
+            ),
+            ("scenario missing", |a| a.scenario.clear(), vec!["scenario:required"]),
+            (
+                "security measures missing",
+                |a| a.security_measures.clear(),
+                vec!["security_measures:required"],
+            ),
+            ("no resources", |a| a.resources.clear(), vec!["resources:required"]),
+            (
+                "no fields",
+                |a| a.resources[0].fields.clear(),
+                vec!["resources[0].fields:required"],
+            ),
+            (
+                "blank fields",
+                |a| a.resources[0].fields = vec![" ".into(), "".into()],
+                vec!["resources[0].fields:required"],
+            ),
+            (
+                "unknown field",
+                |a| a.resources[0].fields.push("salary".into()),
+                vec!["resources[0].fields:field_not_in_resource"],
+            ),
+            (
+                "field in another case",
+                |a| a.resources[0].fields = vec!["CODE".into()],
+                vec![],
+            ),
+            (
+                "resource id missing",
+                |a| a.resources[0].resource_id = " ".into(),
+                vec!["resources[0].resource_id:required"],
+            ),
+            (
+                "resource id not a number",
+                |a| a.resources[0].resource_id = "abc".into(),
+                vec!["resources[0].resource_id:resource_id"],
+            ),
+            (
+                "resource id negative",
+                |a| a.resources[0].resource_id = "-1".into(),
+                vec!["resources[0].resource_id:resource_id"],
+            ),
+            (
+                "resource unknown",
+                |a| a.resources[0].resource_id = "99".into(),
+                vec!["resources[0].resource_id:not_found"],
+            ),
+            (
+                "same resource twice",
+                |a| a.resources.push(request("1", &["population"])),
+                vec!["resources[1].resource_id:duplicate"],
+            ),
+            (
+                "withdrawn resource",
+                |a| a.resources[0].resource_id = "3".into(),
+                vec!["resources[0].resource_id:resource_not_open"],
+            ),
+            (
+                "not_open resource",
+                |a| a.resources[0].resource_id = "4".into(),
+                vec!["resources[0].resource_id:resource_not_open"],
+            ),
+            (
+                "never published",
+                |a| a.resources[0].resource_id = "6".into(),
+                vec!["resources[0].resource_id:resource_not_open"],
+            ),
+            (
+                "revision under review",
+                |a| a.resources[0].resource_id = "7".into(),
+                vec![],
+            ),
+            (
+                "unconditional only",
+                |a| a.resources[0].resource_id = "2".into(),
+                vec!["resources:no_conditional_resource"],
+            ),
+            (
+                "with an unconditional one",
+                |a| a.resources.push(request("2", &["population"])),
+                vec![],
+            ),
+            (
+                "unknown field of the second",
+                |a| a.resources.push(request("2", &["population", "salary"])),
+                vec!["resources[1].fields:field_not_in_resource"],
+            ),
+            (
+                "two providers",
+                |a| a.resources.push(request("5", &["code"])),
+                vec!["resources:multiple_providers"],
+            ),
+            ("exactly a year", |a| a.period_to = "2026-10-09".into(), vec![]),
+            (
+                "period too long",
+                |a| a.period_to = "2026-10-10".into(),
+                vec!["period_to:period_too_long"],
+            ),
+            (
+                "period reversed",
+                |a| a.period_to = "2025-10-08".into(),
+                vec!["period_to:period_reversed"],
+            ),
+            ("one day", |a| a.period_to = "2025-10-09".into(), vec![]),
+            (
+                "starts in the past",
+                |a| {
+                    a.period_from = "2025-09-29".into();
+                    a.period_to = "2026-09-28".into();
+                },
+                vec!["period_from:period_in_past"],
+            ),
+            (
+                "starts today",
+                |a| {
+                    a.period_from = "2025-09-30".into();
+                    a.period_to = "2026-09-30".into();
+                },
+                vec![],
+            ),
+            ("loose date", |a| a.period_from = "2025年10月9日".into(), vec![]),
+            ("start missing", |a| a.period_from.clear(), vec!["period_from:required"]),
+            (
+                "end unreadable",
+                |a| a.period_to = "明年".into(),
+                vec!["period_to:date"],
+            ),
+            (
+                "commitment not accepted",
+                |a| a.commitment_accepted = false,
+                vec!["commitment_accepted:commitment_required"],
+            ),
+        ];
+        let cat = Catalogue::new();
+        for (name, edit, want) in table {
+            let mut a = form();
+            edit(&mut a);
+            assert_eq!(
+                codes(a.validate(&cat.refs(), today(), &Rules::default())),
+                want,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn submission_normalises_and_reports_everything_at_once() {
+        let cat = Catalogue::new();
+        let app = application();
+        assert_eq!(app.purpose, "研究成都市人口分布与公共服务设施布局");
+        assert_eq!(app.provider_org_id, PROVIDER);
+        assert_eq!((app.period_from, app.period_to), (d("2025-10-09"), d("2026-10-08")));
+        // Fields in the resource's declared order, named as declared, once each.
+        assert_eq!(app.resources[0].fields, ["code", "name"]);
+        let mut two = form();
+        two.resources = vec![request("1", &["POPULATION", "code", "code"]), request("2", &["name"])];
+        let app = two.validate(&cat.refs(), today(), &Rules::default()).unwrap();
+        assert_eq!(app.resources.len(), 2);
+        assert_eq!(app.requested(1).unwrap().fields, ["code", "population"]);
+        assert_eq!(app.requested(2).unwrap().fields, ["name"]);
+
+        assert_eq!(
+            codes(NewApplication::default().validate(&cat.refs(), today(), &Rules::default())),
+            [
+                "purpose:required",
+                "scenario:required",
+                "resources:required",
+                "period_from:required",
+                "period_to:required",
+                "security_measures:required",
+                "commitment_accepted:commitment_required"
+            ]
+        );
+        let mut many = form();
+        many.resources = (1..=21).map(|i| request(&i.to_string(), &["code"])).collect();
+        assert!(codes(many.validate(&cat.refs(), today(), &Rules::default())).contains(&"resources:count".to_string()));
+
+        let mut long = form();
+        long.period_to = "2027-01-01".into();
+        let Err(DomainError::Validation(errs)) = long.validate(&cat.refs(), today(), &Rules::default()) else {
+            panic!()
+        };
+        assert_eq!(
+            errs[0].params,
+            [
+                ("max_months".to_string(), "12".to_string()),
+                ("latest".to_string(), "2026-10-09".to_string())
+            ]
+        );
+        let mut providers = form();
+        providers.resources.push(request("5", &["code"]));
+        let Err(DomainError::Validation(errs)) = providers.validate(&cat.refs(), today(), &Rules::default()) else {
+            panic!()
+        };
+        assert_eq!(errs[0].params, [("count".to_string(), "2".to_string())]);
+    }
+
+    #[test]
+    fn period_maximum_is_configurable() {
+        let cat = Catalogue::new();
+        let half_year = Rules {
+            max_period_months: 6,
+            ..Rules::default()
+        };
+        let mut a = form();
+        a.period_to = "2026-04-09".into();
+        assert!(a.validate(&cat.refs(), today(), &half_year).is_ok());
+        a.period_to = "2026-04-10".into();
+        assert_eq!(
+            codes(a.validate(&cat.refs(), today(), &half_year)),
+            ["period_to:period_too_long"]
+        );
+        for (from, months, to) in [
+            ("2025-10-09", 12, "2026-10-09"),
+            ("2024-02-29", 12, "2025-02-28"),
+            ("2025-01-31", 1, "2025-02-28"),
+            ("2024-01-31", 1, "2024-02-29"),
+            ("2025-12-15", 1, "2026-01-15"),
+            ("2025-03-01", 0, "2025-03-01"),
+            ("2025-08-31", 30, "2028-02-29"),
+        ] {
+            assert_eq!(add_months(d(from), months), d(to), "{from} + {months}");
+        }
+        assert_eq!(add_months(d("9999-06-01"), 12), Date::MAX);
+    }
+
+    #[test]
+    fn drafts_need_only_light_checks() {
+        assert!(NewApplication::default().check_draft().is_ok());
+        let mut half = NewApplication {
+            purpose: "科研".into(),
+            resources: vec![request("1", &[])],
+            period_from: "2025-10-09".into(),
+            ..Default::default()
+        };
+        assert!(half.check_draft().is_ok());
+        half.purpose = "目".repeat(2001);
+        half.resources.push(request("abc", &[]));
+        half.resources.push(request("", &["code"]));
+        half.period_to = "明年".into();
+        assert_eq!(
+            codes(half.check_draft()),
+            [
+                "purpose:length",
+                "resources[1].resource_id:resource_id",
+                "period_to:date"
+            ]
+        );
+        let many = NewApplication {
+            resources: (0..21).map(|i| request(&(i + 1).to_string(), &[])).collect(),
+            ..Default::default()
+        };
+        assert_eq!(codes(many.check_draft()), ["resources:count"]);
+        let wide = NewApplication {
+            resources: vec![NewRequest {
+                resource_id: "1".into(),
+                fields: (0..=MAX_FIELDS).map(|i| format!("c{i}")).collect(),
+            }],
+            ..Default::default()
+        };
+        assert_eq!(codes(wide.check_draft()), ["resources[0].fields:count"]);
+        assert_eq!(half.resource_ids(), [1]);
+    }
+
+    #[test]
+    fn form_and_json_inputs() {
+        let cat = Catalogue::new();
+        let json = r#"{
+            "purpose": "研究成都市人口分布与公共服务设施布局", "scenario": "城市规划课题组内部分析与建模",
+            "resources": [{"resource_id": 1, "fields": "code，name"}, {"resource_id": "2", "fields": ["population"]}],
+            "period_from": "2025-10-09", "period_to": "2026-10-08",
+            "security_measures": "专人专机存储，访问留痕，到期销毁", "commitment_accepted": "on",
+            "attachments": ["ignored here"]
+        }"#;
+        let a: NewApplication = serde_json::from_str(json).unwrap();
+        assert_eq!(a.resources[0].resource_id, "1");
+        assert_eq!(a.resources[0].fields, ["code", "name"]);
+        assert!(a.commitment_accepted);
+        assert_eq!(a.resource_ids(), [1, 2]);
+        let app = a.validate(&cat.refs(), today(), &Rules::default()).unwrap();
+        assert_eq!(app.requested(2).unwrap().fields, ["population"]);
+        let unchecked: NewApplication = serde_json::from_str(r#"{"commitment_accepted": null}"#).unwrap();
+        assert!(!unchecked.commitment_accepted);
+        assert!(serde_json::from_str::<NewApplication>(r#"{"commitment_accepted": "maybe"}"#).is_err());
+
+        let s: NewScope = serde_json::from_str(
+            r#"{"resources": [{"resource_id": 1, "fields": "code", "filters": [{"field": "code", "op": "gte", "value": 510100}]}],
+                "valid_from": "2025-10-09", "valid_to": "2026-04-08", "methods": "download，api"}"#,
+        )
+        .unwrap();
+        assert_eq!(s.resources[0].filters[0].value, "510100");
+        let scope = s.validate(&application(), &cat.refs(), today()).unwrap();
+        assert_eq!(scope.methods, AccessMethods::ALL);
+        assert_eq!(scope.resources[0].filters[0].op, FilterOp::Gte);
+    }
+
+    #[test]
+    fn editing_round_trips() {
+        let cat = Catalogue::new();
+        let app = application();
+        let again = NewApplication::from(&app)
+            .validate(&cat.refs(), today(), &Rules::default())
+            .unwrap();
+        assert_eq!(again, app);
+        let json = serde_json::to_string(&app).unwrap();
+        assert_eq!(serde_json::from_str::<Application>(&json).unwrap(), app);
+        let draft = serde_json::to_string(&form()).unwrap();
+        assert_eq!(serde_json::from_str::<NewApplication>(&draft).unwrap(), form());
+    }
+
+    /// An approval of resource 1's code and name (the requested fields), API only, half a year.
+    fn new_scope() -> NewScope {
+        NewScope {
+            resources: vec![NewResourceScope {
+                resource_id: "1".into(),
+                fields: vec!["code".into(), "name".into()],
+                filters: vec![NewRowFilter {
+                    field: "code".into(),
+                    op: "prefix".into(),
+                    value: " 5101 ".into(),
+                }],
+            }],
+            valid_from: "2025-10-09".into(),
+            valid_to: "2026-04-08".into(),
+            methods: vec!["api".into()],
+        }
+    }
+
+    #[test]
+    fn scope_rules() {
+        type Edit = fn(&mut NewScope);
+        let table: Vec<(&str, Edit, Vec<&str>)> = vec![
+            ("as given", |_| {}, vec![]),
+            ("no resources", |s| s.resources.clear(), vec!["resources:required"]),
+            (
+                "resource not requested",
+                |s| s.resources[0].resource_id = "2".into(),
+                vec!["resources[0].resource_id:not_requested"],
+            ),
+            (
+                "resource twice",
+                |s| s.resources.push(s.resources[0].clone()),
+                vec!["resources[1].resource_id:duplicate"],
+            ),
+            (
+                "resource id unreadable",
+                |s| s.resources[0].resource_id = "一".into(),
+                vec!["resources[0].resource_id:resource_id"],
+            ),
+            (
+                "no fields",
+                |s| s.resources[0].fields.clear(),
+                vec![
+                    "resources[0].fields:required",
+                    "resources[0].filters[0].field:field_not_granted",
+                ],
+            ),
+            (
+                "field not requested",
+                |s| s.resources[0].fields.push("population".into()),
+                vec!["resources[0].fields:field_not_requested"],
+            ),
+            (
+                "filter on a field not granted",
+                |s| s.resources[0].fields = vec!["name".into()],
+                vec!["resources[0].filters[0].field:field_not_granted"],
+            ),
+            (
+                "filter without a field",
+                |s| s.resources[0].filters[0].field.clear(),
+                vec!["resources[0].filters[0].field:required"],
+            ),
+            (
+                "unknown op",
+                |s| s.resources[0].filters[0].op = "like".into(),
+                vec!["resources[0].filters[0].op:filter_op"],
+            ),
+            (
+                "no op",
+                |s| s.resources[0].filters[0].op = " ".into(),
+                vec!["resources[0].filters[0].op:required"],
+            ),
+            (
+                "no value",
+                |s| s.resources[0].filters[0].value = " ".into(),
+                vec!["resources[0].filters[0].value:required"],
+            ),
+            (
+                "in without values",
+                |s| {
+                    s.resources[0].filters[0].op = "in".into();
+                    s.resources[0].filters[0].value = " ,，".into();
+                },
+                vec!["resources[0].filters[0].value:required"],
+            ),
+            (
+                "too many filters",
+                |s| s.resources[0].filters = vec![s.resources[0].filters[0].clone(); 21],
+                vec!["resources[0].filters:count"],
+            ),
+            (
+                "window starts before the period",
+                |s| s.valid_from = "2025-10-08".into(),
+                vec!["valid_from:outside_requested_period"],
+            ),
+            (
+                "window ends after the period",
+                |s| s.valid_to = "2026-10-09".into(),
+                vec!["valid_to:outside_requested_period"],
+            ),
+            ("window is the period", |s| s.valid_to = "2026-10-08".into(), vec![]),
+            (
+                "window reversed",
+                |s| s.valid_to = "2025-10-08".into(),
+                vec!["valid_to:period_reversed"],
+            ),
+            (
+                "window without a start",
+                |s| s.valid_from.clear(),
+                vec!["valid_from:required"],
+            ),
+            (
+                "window end unreadable",
+                |s| s.valid_to = "2026-02-30".into(),
+                vec!["valid_to:date"],
+            ),
+            ("no methods", |s| s.methods.clear(), vec!["methods:required"]),
+            (
+                "blank methods",
+                |s| s.methods = vec![" ".into()],
+                vec!["methods:required"],
+            ),
+            (
+                "unknown method",
+                |s| s.methods = vec!["ftp".into()],
+                vec!["methods:access_method"],
+            ),
+            (
+                "methods in Chinese",
+                |s| s.methods = vec!["下载".into(), "接口".into()],
+                vec![],
+            ),
+        ];
+        let cat = Catalogue::new();
+        let app = application();
+        for (name, edit, want) in table {
+            let mut s = new_scope();
+            edit(&mut s);
+            assert_eq!(codes(s.validate(&app, &cat.refs(), today())), want, "{name}");
+        }
+        // Every data API comparison is accepted; `in` values are tidied.
+        for op in FilterOp::ALL {
+            let mut s = new_scope();
+            s.resources[0].filters[0].op = op.as_str().to_uppercase();
+            s.resources[0].filters[0].value = "510104, 510105，510106".into();
+            let scope = s.validate(&app, &cat.refs(), today()).unwrap();
+            let want = if op == FilterOp::In {
+                "510104,510105,510106"
+            } else {
+                "510104, 510105，510106"
+            };
+            assert_eq!(scope.resources[0].filters[0].value, want, "{}", op.as_str());
+        }
+        let scope = new_scope().validate(&app, &cat.refs(), today()).unwrap();
+        assert_eq!(scope.resources[0].filters[0].value, "5101");
+        assert_eq!((scope.methods.api, scope.methods.download), (true, false));
+    }
+
+    #[test]
+    fn scope_depends_on_time_and_the_resource() {
+        let cat = Catalogue::new();
+        let app = application();
+        // Decided late: a window that has already ended grants nothing.
+        let late = d("2026-05-01");
+        assert_eq!(
+            codes(new_scope().validate(&app, &cat.refs(), late)),
+            ["valid_to:period_in_past"]
+        );
+        // Withdrawn while under review: not granted.
+        let mut refs = cat.refs();
+        refs[0].status = ResourceStatus::new(ResourceState::Withdrawn);
+        assert_eq!(
+            codes(new_scope().validate(&app, &refs, today())),
+            ["resources[0].resource_id:resource_not_open"]
+        );
+        assert_eq!(
+            codes(new_scope().validate(&app, &[], today())),
+            ["resources[0].resource_id:resource_not_open"]
+        );
+        // The pre-filled form is what was asked, from today once the period has begun.
+        let prefilled = NewScope::as_requested(&app, d("2025-11-03"));
+        assert_eq!(prefilled.valid_from, "2025-11-03");
+        let scope = prefilled.validate(&app, &cat.refs(), d("2025-11-03")).unwrap();
+        assert_eq!(scope.resources[0].fields, ["code", "name"]);
+        assert_eq!((scope.valid_to, scope.methods), (d("2026-10-08"), AccessMethods::ALL));
+        assert_eq!(NewScope::as_requested(&app, today()).valid_from, "2025-10-09");
+    }
+
+    fn grant(state: GrantState) -> Grant {
+        Grant {
+            state,
+            ..scope().grants().remove(0)
+        }
+    }
+
+    #[test]
+    fn grant_life_cycle() {
+        // Columns as in `callers()`; the grant ended on 2026-04-08.
+        let table = [
+            (GrantState::Active, "revoke", "FFOOOOF", Some(GrantState::Revoked)),
+            (GrantState::Active, "expire", "FFFFFFO", Some(GrantState::Expired)),
+            (GrantState::Expired, "revoke", "FFIIIIF", None),
+            (GrantState::Expired, "expire", "FFFFFFI", None),
+            (GrantState::Revoked, "revoke", "FFIIIIF", None),
+            (GrantState::Revoked, "expire", "FFFFFFI", None),
+        ];
+        let actions = [
+            GrantAction::Revoke {
+                reason: "发现数据被转售".into(),
+            },
+            GrantAction::Expire,
+        ];
+        let after = d("2026-04-09");
+        for (from, name, outcomes, to) in table {
+            let action = actions.iter().find(|a| a.name() == name).unwrap();
+            for ((who, caller), want) in callers().into_iter().zip(outcomes.chars()) {
+                let case = format!("{} {name} by {who}", from.as_str());
+                match (want, apply_grant(&grant(from), action, caller, after)) {
+                    ('O', Ok(t)) => assert_eq!(Some(t.to), to, "{case}"),
+                    ('F', Err(DomainError::Forbidden)) => {}
+                    ('I', Err(DomainError::InvalidTransition { from: f, action: a })) => {
+                        assert_eq!((f.as_str(), a.as_str()), (from.as_str(), name), "{case}");
+                    }
+                    (want, got) => panic!("{case}: expected {want}, got {got:?}"),
+                }
+            }
+        }
+        for s in GrantState::ALL {
+            for a in &actions {
+                assert_eq!(table.iter().filter(|r| r.0 == s && r.1 == a.name()).count(), 1);
+            }
+        }
+    }
+
+    #[test]
+    fn grants_expire_only_when_ended_and_revocation_says_why() {
+        let [_, _, admin, _, provider, _, system] = callers().map(|c| c.1);
+        let not_ended = Err(DomainError::Conflict {
+            code: "grant_not_ended",
+            field: None,
+        });
+        let active = grant(GrantState::Active);
+        assert_eq!(
+            apply_grant(&active, &GrantAction::Expire, system, d("2026-04-08")),
+            not_ended
+        );
+        let t = apply_grant(&active, &GrantAction::Expire, system, d("2026-04-09")).unwrap();
+        assert_eq!(
+            t.effects,
+            [Effect::Notify(Recipient::Applicant, NoticeKind::GrantExpired)]
+        );
+        let open_ended = Grant {
+            valid_to: None,
+            ..active.clone()
+        };
+        assert_eq!(
+            apply_grant(&open_ended, &GrantAction::Expire, system, d("2099-01-01")),
+            not_ended
+        );
+        let revoke = |reason: &str| GrantAction::Revoke { reason: reason.into() };
+        assert_eq!(
+            codes(apply_grant(&active, &revoke(" "), admin, today())),
+            ["reason:required"]
+        );
+        assert_eq!(
+            codes(apply_grant(&active, &revoke(&"因".repeat(1001)), provider, today())),
+            ["reason:length"]
+        );
+        let by = |caller| apply_grant(&active, &revoke("超出授权范围使用"), caller, today()).unwrap();
+        assert_eq!(
+            by(admin).effects,
+            [
+                Effect::Notify(Recipient::Applicant, NoticeKind::GrantRevoked),
+                Effect::Notify(Recipient::ProviderReviewers, NoticeKind::GrantRevoked)
+            ]
+        );
+        assert_eq!(
+            by(provider).effects,
+            [
+                Effect::Notify(Recipient::Applicant, NoticeKind::GrantRevoked),
+                Effect::Notify(Recipient::Admins, NoticeKind::GrantRevoked)
+            ]
+        );
+    }
+
+    #[test]
+    fn grant_usability() {
+        // Window 2025-10-09 ..= 2026-04-08.
+        for (state, day, usable) in [
+            (GrantState::Active, "2025-10-08", false),
+            (GrantState::Active, "2025-10-09", true),
+            (GrantState::Active, "2026-04-08", true),
+            (GrantState::Active, "2026-04-09", false),
+            (GrantState::Revoked, "2025-12-01", false),
+            (GrantState::Expired, "2025-12-01", false),
+        ] {
+            assert_eq!(grant(state).is_usable(d(day)), usable, "{} {day}", state.as_str());
+        }
+        let g = grant(GrantState::Active);
+        assert!(g.allows_field("code") && g.allows_field("CODE") && !g.allows_field("name"));
+        assert!(g.allows(AccessMethod::Api) && !g.allows(AccessMethod::Download));
+        assert!(!g.has_ended(d("2026-04-08")) && g.has_ended(d("2026-04-09")));
+        let open = Grant {
+            fields: None,
+            valid_to: None,
+            ..g
+        };
+        assert!(open.allows_field("anything") && open.is_usable(d("2099-12-31")));
+    }
+
+    fn actor(user_id: i64, roles: &[(Role, Option<i64>)]) -> Actor {
+        Actor {
+            user_id: Some(user_id),
+            sysadmin: false,
+            memberships: roles
+                .iter()
+                .map(|(role, org_id)| Membership {
+                    org_id: *org_id,
+                    org_kind: org_id.map(|_| role.org_kind()),
+                    role: *role,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn unconditional_data_is_granted_on_accepting_the_terms() {
+        let cat = Catalogue::new();
+        let refs = cat.refs();
+        let consumer = actor(APPLICANT, &[(Role::Consumer, None)]);
+        let t = accept_terms(&consumer, &refs[1], true, today()).unwrap();
+        assert_eq!(t.to, GRANTED);
+        let [Effect::CreateGrants(grants)] = &t.effects[..] else {
+            panic!("{:?}", t.effects)
+        };
+        assert_eq!(
+            grants,
+            &[Grant {
+                resource_id: 2,
+                fields: None,
+                filters: vec![],
+                methods: AccessMethods::ALL,
+                valid_from: today(),
+                valid_to: None,
+                state: GrantState::Active,
+            }]
+        );
+        for (i, accepted, want) in [
+            (1, false, vec!["terms_accepted:terms_required"]),
+            (0, true, vec!["resource_id:application_required"]),
+            (2, true, vec!["resource_id:resource_not_open"]),
+            (
+                3,
+                false,
+                vec!["resource_id:resource_not_open", "terms_accepted:terms_required"],
+            ),
+            (5, true, vec!["resource_id:resource_not_open"]),
+        ] {
+            assert_eq!(codes(accept_terms(&consumer, &refs[i], accepted, today())), want, "{i}");
+        }
+        assert!(matches!(
+            accept_terms(&Actor::anonymous(), &refs[1], true, today()),
+            Err(DomainError::Unauthenticated { .. })
+        ));
+        let staff = actor(8, &[(Role::ProviderEditor, Some(PROVIDER))]);
+        assert_eq!(
+            accept_terms(&staff, &refs[1], true, today()),
+            Err(DomainError::Forbidden)
+        );
+        assert_eq!(may_apply(&staff), Err(DomainError::Forbidden));
+        assert!(may_apply(&actor(9, &[(Role::Consumer, Some(40))])).is_ok());
+    }
+
+    #[test]
+    fn callers_come_from_memberships() {
+        let of = |a: &Actor, provider| Caller::of(a, APPLICANT, provider);
+        let consumer = actor(APPLICANT, &[(Role::Consumer, None)]);
+        assert_eq!(
+            of(&consumer, Some(PROVIDER)),
+            Caller {
+                applicant: true,
+                ..Caller::default()
+            }
+        );
+        assert_eq!(
+            of(&actor(8, &[(Role::Consumer, None)]), Some(PROVIDER)),
+            Caller::default()
+        );
+        let reviewer = actor(8, &[(Role::ProviderReviewer, Some(PROVIDER))]);
+        assert!(of(&reviewer, Some(PROVIDER)).provider_reviewer);
+        assert_eq!(of(&reviewer, Some(OTHER_PROVIDER)), Caller::default());
+        assert_eq!(of(&reviewer, None), Caller::default());
+        assert!(of(&actor(8, &[(Role::ProviderManager, Some(PROVIDER))]), Some(PROVIDER)).provider_manager);
+        assert_eq!(
+            of(&actor(8, &[(Role::ProviderEditor, Some(PROVIDER))]), Some(PROVIDER)),
+            Caller::default()
+        );
+        assert!(of(&actor(8, &[(Role::AdminReviewer, Some(1))]), None).admin_reviewer);
+        assert!(of(&actor(8, &[(Role::AdminManager, Some(1))]), None).admin_manager);
+        // The console operator takes no part, and no person is the system.
+        assert_eq!(of(&Actor::console(), Some(PROVIDER)), Caller::default());
+    }
+
+    #[test]
+    fn nobody_decides_on_their_own_application() {
+        let both = actor(APPLICANT, &[(Role::Consumer, None), (Role::AdminReviewer, Some(1))]);
+        let caller = Caller::of(&both, APPLICANT, Some(PROVIDER));
+        assert!(caller.applicant && caller.admin_reviewer);
+        let reject = Action::Reject {
+            reason: "不符合条件".into(),
+        };
+        assert_eq!(apply(PRE_REVIEW, &reject, ctx(caller)), Err(DomainError::Forbidden));
+        assert_eq!(apply(PRE_REVIEW, &Action::Withdraw, ctx(caller)).unwrap().to, WITHDRAWN);
+        let own_provider = actor(
+            APPLICANT,
+            &[(Role::Consumer, None), (Role::ProviderManager, Some(PROVIDER))],
+        );
+        let caller = Caller::of(&own_provider, APPLICANT, Some(PROVIDER));
+        let approve = Action::Approve { scope: scope() };
+        assert_eq!(
+            apply(PROVIDER_REVIEW, &approve, ctx(caller)),
+            Err(DomainError::Forbidden)
+        );
+        let revoke = GrantAction::Revoke {
+            reason: "自行撤销".into(),
+        };
+        assert_eq!(
+            apply_grant(&grant(GrantState::Active), &revoke, caller, today()),
+            Err(DomainError::Forbidden)
+        );
+        // The same people decide on others' applications.
+        let other = Caller::of(&own_provider, 99, Some(PROVIDER));
+        assert_eq!(apply(PROVIDER_REVIEW, &approve, ctx(other)).unwrap().to, GRANTED);
+    }
+
+    #[test]
+    fn who_may_edit() {
+        let [nobody, applicant, admin, ..] = callers().map(|c| c.1);
+        for state in ApplicationState::ALL {
+            let want = matches!(state, DRAFT | NEEDS_INFO);
+            assert_eq!(can_edit(state, applicant), want, "{}", state.as_str());
+            assert!(!can_edit(state, admin) && !can_edit(state, nobody));
+        }
+        let finals: Vec<_> = ApplicationState::ALL.into_iter().filter(|s| s.is_final()).collect();
+        assert_eq!(finals, [GRANTED, REJECTED, WITHDRAWN]);
+    }
+
+    #[test]
+    fn states_have_stable_keys() {
+        for s in ApplicationState::ALL {
+            assert_eq!(ApplicationState::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
+            assert!(!s.name_zh().is_empty());
+        }
+        for s in Stage::ALL {
+            assert_eq!(Stage::parse(s.as_str()), Some(s));
+        }
+        for s in GrantState::ALL {
+            assert_eq!(GrantState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(ApplicationState::parse("submitted"), None);
+        assert_eq!(FilterOp::parse(" GTE "), Some(FilterOp::Gte));
+        let rules: Rules = serde_json::from_str(r#"{"auto_relay_after_days": 3}"#).unwrap();
+        assert_eq!(
+            rules,
+            Rules {
+                auto_relay_after_days: Some(3),
+                ..Rules::default()
+            }
+        );
+        let json = serde_json::to_string(&grant(GrantState::Active)).unwrap();
+        assert_eq!(serde_json::from_str::<Grant>(&json).unwrap(), grant(GrantState::Active));
+        assert_eq!(NoticeKind::ProviderRejected.as_str(), "application_provider_rejected");
+    }
+}
