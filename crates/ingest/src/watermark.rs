@@ -318,7 +318,14 @@ impl OriginalTable {
     /// Reads a table file (CSV in any supported encoding, XLSX, JSON) named `name`.
     pub fn read(input: impl Read, name: &str) -> Result<Self, WatermarkError> {
         let mut table = OriginalTable::default();
-        ingest(input, name, None, &IngestOptions::default(), &mut TableSink(&mut table), &mut |_| {})?;
+        ingest(
+            input,
+            name,
+            None,
+            &IngestOptions::default(),
+            &mut TableSink(&mut table),
+            &mut |_| {},
+        )?;
         Ok(table)
     }
 
@@ -354,7 +361,11 @@ impl OriginalTable {
     pub fn row(&self, r: usize) -> impl ExactSizeIterator<Item = &str> + '_ {
         let n = self.columns.len();
         let ends = self.ends.get(r * n..(r + 1) * n).unwrap_or(&[]);
-        let mut start = if r == 0 || ends.is_empty() { 0 } else { self.ends[r * n - 1] };
+        let mut start = if r == 0 || ends.is_empty() {
+            0
+        } else {
+            self.ends[r * n - 1]
+        };
         ends.iter().map(move |&end| {
             let cell = &self.text[start..end];
             start = end;
@@ -641,7 +652,9 @@ pub struct CandidateScore {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Verdict {
     /// The copy comes from this grant's download.
-    Match { grant: Candidate },
+    Match {
+        grant: Candidate,
+    },
     NoDecisiveMatch,
 }
 
@@ -710,10 +723,7 @@ pub fn trace_with(
     let block_rows = opts.block_rows.clamp(1, MAX_BLOCK_ROWS);
     let matching = match_rows(&leaked, original);
     let groups = Groups::new(&matching.sequence, block_rows);
-    let mut scores: Vec<CandidateScore> = candidates
-        .iter()
-        .map(|c| groups.score(c, secret, block_rows))
-        .collect();
+    let mut scores: Vec<CandidateScore> = candidates.iter().map(|c| groups.score(c, secret, block_rows)).collect();
     scores.sort_by(|a, b| a.log10_p.total_cmp(&b.log10_p));
     let mut report = TraceReport {
         file: filename.to_string(),
@@ -766,9 +776,10 @@ impl RowSink for LeakedSink<'_> {
     fn begin(&mut self, columns: &[FieldSpec]) -> Result<(), String> {
         let mut taken = vec![false; self.original.len()];
         let find = |name: &str, taken: &[bool], exact: bool| {
-            self.original.iter().enumerate().position(|(i, o)| {
-                !taken[i] && if exact { o == name } else { same_name(o, name) }
-            })
+            self.original
+                .iter()
+                .enumerate()
+                .position(|(i, o)| !taken[i] && if exact { o == name } else { same_name(o, name) })
         };
         let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
         let mut found: Vec<Option<usize>> = names.iter().map(|n| find(n, &taken, true)).collect();
@@ -897,14 +908,11 @@ fn match_rows(leaked: &Leaked, original: &OriginalTable) -> Matching {
     let mut slots: HashMap<u64, Slot> = HashMap::with_capacity(n);
     let keys: Vec<u64> = leaked_cells.chunks_exact(c.max(1)).map(key).collect();
     for (i, k) in keys.iter().enumerate() {
-        slots
-            .entry(*k)
-            .and_modify(|s| s.leaked_twice = true)
-            .or_insert(Slot {
-                first: i,
-                leaked_twice: false,
-                original: NOT_FOUND,
-            });
+        slots.entry(*k).and_modify(|s| s.leaked_twice = true).or_insert(Slot {
+            first: i,
+            leaked_twice: false,
+            original: NOT_FOUND,
+        });
     }
     for (r, cells) in original_cells.chunks_exact(c.max(1)).enumerate() {
         if let Some(s) = slots.get_mut(&key(cells)) {
@@ -943,7 +951,12 @@ fn column_use(leaked: &Leaked, leaked_cells: &[u64], original_cells: &[u64]) -> 
                 }
             }
             let total = leaked_cells.len() / c;
-            let found = leaked_cells.iter().skip(j).step_by(c).filter(|h| seen.get(*h) == Some(&true)).count();
+            let found = leaked_cells
+                .iter()
+                .skip(j)
+                .step_by(c)
+                .filter(|h| seen.get(*h) == Some(&true))
+                .count();
             ColumnUse {
                 name: leaked.used[j].0.clone(),
                 matched: if total == 0 { 1.0 } else { found as f64 / total as f64 },
@@ -1037,9 +1050,8 @@ impl Groups {
 /// Pairs out of order in a sequence of distinct ranks below `fenwick.len() - 1` (a Fenwick tree,
 /// left zeroed).
 fn inversions(ranks: impl Iterator<Item = usize> + Clone, fenwick: &mut [u32]) -> u64 {
-    let mut seen = 0u64;
     let mut inv = 0u64;
-    for r in ranks.clone() {
+    for (seen, r) in ranks.clone().enumerate() {
         // Ranks seen so far that are ≤ r.
         let mut below = 0u64;
         let mut i = r + 1;
@@ -1047,8 +1059,7 @@ fn inversions(ranks: impl Iterator<Item = usize> + Clone, fenwick: &mut [u32]) -
             below += u64::from(fenwick[i]);
             i &= i - 1;
         }
-        inv += seen - below;
-        seen += 1;
+        inv += seen as u64 - below;
         let mut i = r + 1;
         while i < fenwick.len() {
             fenwick[i] += 1;

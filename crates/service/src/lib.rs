@@ -2,6 +2,7 @@
 //! Each checks the policy, applies core's rules and writes through one store transaction
 //! together with its audit event.
 
+pub mod access;
 pub mod accounts;
 pub mod auth;
 pub mod catalogue;

@@ -459,6 +459,16 @@ impl Tx {
         .await?)
     }
 
+    /// Stops every AppKey of the grant (revoked or expired grants).
+    pub async fn revoke_app_keys(&mut self, grant_id: i64) -> Result<()> {
+        sqlx::query("UPDATE app_keys SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL")
+            .bind(now_ms())
+            .bind(grant_id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     pub async fn insert_download(
         &mut self,
         resource_id: i64,
@@ -641,7 +651,7 @@ impl Store {
     /// Active grants whose window ended before `today` (YYYY-MM-DD): the expiry job's work.
     pub async fn grants_past(&self, today: &str, limit: i64) -> Result<Vec<GrantRow>> {
         let rows = sqlx::query(&format!(
-            "SELECT {GRANT_COLUMNS} FROM {GRANT_FROM} WHERE g.state = 'active' AND g.valid_to < $1 ORDER BY g.id LIMIT $2"
+            "SELECT {GRANT_COLUMNS} FROM {GRANT_FROM} WHERE g.state = 'active' AND g.valid_to <> '' AND g.valid_to < $1 ORDER BY g.id LIMIT $2"
         ))
         .bind(today)
         .bind(limit)

@@ -27,7 +27,7 @@ pub use access::{
 pub use audit::{AuditEntry, AuditRow, VerifyReport};
 pub use files::{FileRange, FileStore, FileWriter, StoredFile, TooLarge};
 pub use job::{JobRow, JobState};
-pub use notice::NoticeRow;
+pub use notice::{EmailState, NoticeRow, UnsentNotice};
 pub use org::OrgRow;
 pub use plan::{NewPlanItem, PlanItemRow, PlanRow};
 pub use region::RegionRow;
