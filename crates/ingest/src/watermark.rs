@@ -676,6 +676,9 @@ pub struct TraceReport {
     /// Share of neighbouring identified rows that keep the original order of blocks: near 1 for
     /// a download or a sample of one, near 0.5 for a sorted or shuffled file.
     pub order_kept: f64,
+    /// Every identified row comes after the one before it in the table: the copy was not made
+    /// by a watermarked download, or was sorted back into the table's order.
+    pub original_order: bool,
     pub block_rows: usize,
     /// Blocks with at least two identified rows, and the pairs of rows they hold.
     pub blocks: u64,
@@ -735,6 +738,7 @@ pub fn trace_with(
         rows_not_found: matching.not_found,
         rows_repeated: matching.repeated,
         order_kept: order_kept(&matching.sequence, block_rows),
+        original_order: matching.sequence.windows(2).all(|w| w[0] < w[1]),
         block_rows,
         blocks: groups.blocks(),
         pairs: groups.pairs,
@@ -1127,59 +1131,73 @@ fn decide(report: &mut TraceReport, opts: &TraceOptions) {
              sorted or shuffled, which erases the watermark.",
             report.order_kept * 100.0
         )
+    } else if report.original_order && report.pairs > 0 {
+        " The identified rows are in the table's own order: the copy was not made by a watermarked \
+         download, or was sorted back into that order (e.g. by a key column), which erases the watermark."
+            .to_string()
     } else {
         String::new()
     };
     let (best, second) = (report.scores.first(), report.scores.get(1));
-    let (matched, explanation) = match (best, second) {
-        _ if report.pairs == 0 => (
-            None,
-            format!(
-                "No two identified rows come from the same block of {} rows, so the row order carries no \
-                 evidence; a copy with more rows is needed.{order_note}",
-                report.block_rows
+    let (matched, explanation) =
+        match (best, second) {
+            _ if report.rows_identified == 0 => (
+                None,
+                format!(
+                "None of the {} rows of the file was found in the original table (compared on {}): it may be a copy \
+                 of another table, or of another version of this one.",
+                report.rows_read,
+                report.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
             ),
-        ),
-        (None, _) => (None, "No candidate grants were given.".to_string()),
-        (Some(b), _) if !significant(b) => (
-            None,
-            format!(
-                "No decisive match: the best candidate, grant {}, agrees on {} of {} same-block pairs; a copy \
+            ),
+            _ if report.pairs == 0 => (
+                None,
+                format!(
+                    "No two identified rows come from the same block of {} rows, so the row order carries no \
+                 evidence; a copy with more rows is needed.{order_note}",
+                    report.block_rows
+                ),
+            ),
+            (None, _) => (None, "No candidate grants were given.".to_string()),
+            (Some(b), _) if !significant(b) => (
+                None,
+                format!(
+                    "No decisive match: the best candidate, grant {}, agrees on {} of {} same-block pairs; a copy \
                  it did not make agrees as well with probability {} (with {} candidates, below {:e} is \
                  needed).{order_note}",
-                b.candidate.grant_id,
-                b.agreeing_pairs,
-                b.pairs,
-                p_text(b.log10_p),
-                report.scores.len(),
-                opts.max_p
+                    b.candidate.grant_id,
+                    b.agreeing_pairs,
+                    b.pairs,
+                    p_text(b.log10_p),
+                    report.scores.len(),
+                    opts.max_p
+                ),
             ),
-        ),
-        (Some(b), Some(s)) if significant(s) || s.log10_p - b.log10_p < opts.min_ratio.log10() => (
-            None,
-            format!(
-                "No decisive match: grants {} and {} both explain the order (p {} and {}); the file may \
+            (Some(b), Some(s)) if significant(s) || s.log10_p - b.log10_p < opts.min_ratio.log10() => (
+                None,
+                format!(
+                    "No decisive match: grants {} and {} both explain the order (p {} and {}); the file may \
                  combine copies from several grants.",
-                b.candidate.grant_id,
-                s.candidate.grant_id,
-                p_text(b.log10_p),
-                p_text(s.log10_p)
+                    b.candidate.grant_id,
+                    s.candidate.grant_id,
+                    p_text(b.log10_p),
+                    p_text(s.log10_p)
+                ),
             ),
-        ),
-        (Some(b), _) => (
-            Some(b.candidate.clone()),
-            format!(
-                "The copy comes from grant {} ({}, {}): {} of {} same-block pairs appear in the order this \
+            (Some(b), _) => (
+                Some(b.candidate.clone()),
+                format!(
+                    "The copy comes from grant {} ({}, {}): {} of {} same-block pairs appear in the order this \
                  grant was sent them; a copy it did not make would do so with probability {}.",
-                b.candidate.grant_id,
-                b.candidate.consumer,
-                b.candidate.date,
-                b.agreeing_pairs,
-                b.pairs,
-                p_text(b.log10_p)
+                    b.candidate.grant_id,
+                    b.candidate.consumer,
+                    b.candidate.date,
+                    b.agreeing_pairs,
+                    b.pairs,
+                    p_text(b.log10_p)
+                ),
             ),
-        ),
-    };
+        };
     report.verdict = match matched {
         Some(grant) => Verdict::Match { grant },
         None => Verdict::NoDecisiveMatch,
@@ -1307,6 +1325,30 @@ mod tests {
         let expected: Vec<u64> = full.into_iter().filter(|r| r % 3 != 0).collect();
         assert_eq!(out, expected);
         assert!(p.push_numbered(5, 5, &mut out).is_err());
+    }
+
+    #[test]
+    fn files_from_elsewhere_are_explained() {
+        let mut t = OriginalTable::new(vec!["code".into(), "name".into()]);
+        for i in 0..1000 {
+            let code = format!("{i:04}");
+            t.push_row([Some(code.as_str()), None]).unwrap();
+        }
+        assert!(t.push_row([Some("1")]).is_err());
+        assert_eq!(t.rows(), 1000);
+        assert_eq!(t.row(7).collect::<Vec<_>>(), ["0007", ""]);
+        let secret = WatermarkSecret(b"k".to_vec());
+        let grants = [Candidate {
+            grant_id: "g".into(),
+            consumer: "c".into(),
+            date: "d".into(),
+        }];
+        let r = trace(&b"Code,x\r\n99999,y\r\n"[..], "x.csv", &t, &grants, &secret).unwrap();
+        assert_eq!(r.ignored_columns, ["x"]);
+        assert!(r.matched().is_none());
+        assert!(r.explanation.starts_with("None of the 1 rows of the file"), "{r}");
+        let e = trace(&b"a,b\r\n1,2\r\n"[..], "x.csv", &t, &grants, &secret).unwrap_err();
+        assert!(matches!(e, WatermarkError::NoCommonColumns { .. }), "{e}");
     }
 
     #[test]

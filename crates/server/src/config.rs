@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use pubdata_service::auth::AuthSettings;
+use pubdata_service::mail::{MailSettings, MailTls};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -40,6 +41,35 @@ pub struct Config {
     /// Let anonymous visitors download unconditional (无条件开放) data
     /// (`PUBDATA_OPEN_DOWNLOADS`). Off by default: §5.4.4a asks for a logged-in consumer.
     pub open_downloads: bool,
+    /// The SMTP server for e-mail copies of notices (`PUBDATA_SMTP_HOST`); mail is off when unset.
+    pub smtp_host: Option<String>,
+    /// `PUBDATA_SMTP_PORT`; default 25.
+    pub smtp_port: u16,
+    /// `none`, `starttls` (default; the server must offer it) or `tls` (`PUBDATA_SMTP_TLS`).
+    pub smtp_tls: MailTls,
+    /// Log in to the SMTP server as this user (`PUBDATA_SMTP_USERNAME`) …
+    pub smtp_username: Option<String>,
+    /// … with this password (`PUBDATA_SMTP_PASSWORD`, better kept out of the file).
+    pub smtp_password: Option<Secret>,
+    /// The sender of e-mails (`PUBDATA_MAIL_FROM`); default `公共数据开放平台 <noreply@…>` with the
+    /// host of `public_url`.
+    pub mail_from: Option<String>,
+    /// Rules of the application process (`[application]`): `max_period_months`,
+    /// `pre_review_days`, `provider_review_days`, `relay_days`, `auto_relay_after_days`.
+    pub application: pubdata_core::application::Rules,
+    /// Requests per minute one AppKey may make to the data API (`PUBDATA_APP_KEY_RATE`).
+    pub app_key_rate_per_minute: u32,
+}
+
+/// A value kept out of logs and `Debug` output.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
 }
 
 impl Default for Config {
@@ -62,6 +92,14 @@ impl Default for Config {
             holidays_file: None,
             public_url: None,
             open_downloads: false,
+            smtp_host: None,
+            smtp_port: 25,
+            smtp_tls: MailTls::default(),
+            smtp_username: None,
+            smtp_password: None,
+            mail_from: None,
+            application: Default::default(),
+            app_key_rate_per_minute: 600,
         }
     }
 }
@@ -114,11 +152,32 @@ impl Config {
         if let Some(v) = get("PUBDATA_PUBLIC_URL") {
             self.public_url = Some(v.trim_end_matches('/').to_string());
         }
+        if let Some(v) = get("PUBDATA_APP_KEY_RATE") {
+            self.app_key_rate_per_minute = parse("PUBDATA_APP_KEY_RATE", v)?;
+        }
         if let Some(v) = get("PUBDATA_OPEN_DOWNLOADS") {
             self.open_downloads = parse("PUBDATA_OPEN_DOWNLOADS", v)?;
         }
         if let Some(v) = get("PUBDATA_MAX_BODY_BYTES") {
             self.max_body_bytes = parse("PUBDATA_MAX_BODY_BYTES", v)?;
+        }
+        if let Some(v) = get("PUBDATA_SMTP_HOST") {
+            self.smtp_host = Some(v);
+        }
+        if let Some(v) = get("PUBDATA_SMTP_PORT") {
+            self.smtp_port = parse("PUBDATA_SMTP_PORT", v)?;
+        }
+        if let Some(v) = get("PUBDATA_SMTP_TLS") {
+            self.smtp_tls = parse("PUBDATA_SMTP_TLS", v)?;
+        }
+        if let Some(v) = get("PUBDATA_SMTP_USERNAME") {
+            self.smtp_username = Some(v);
+        }
+        if let Some(v) = get("PUBDATA_SMTP_PASSWORD") {
+            self.smtp_password = Some(Secret(v));
+        }
+        if let Some(v) = get("PUBDATA_MAIL_FROM") {
+            self.mail_from = Some(v);
         }
         Ok(())
     }
@@ -128,6 +187,40 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("pubdata.db").display()))
+    }
+
+    /// Where to send e-mail, or `None` when `smtp_host` is unset and mail is off.
+    pub fn mail(&self) -> anyhow::Result<Option<MailSettings>> {
+        let Some(host) = self.smtp_host.as_deref().map(str::trim).filter(|h| !h.is_empty()) else {
+            return Ok(None);
+        };
+        let Some(portal) = self.public_url.as_deref().map(|u| u.trim_end_matches('/')) else {
+            anyhow::bail!("smtp_host is set but public_url is not: e-mails need the portal's address for their links");
+        };
+        let from = match &self.mail_from {
+            Some(from) => from.clone(),
+            None => {
+                let site = crate::i18n::t(crate::i18n::Lang::ZhCn, "site.name", &[]);
+                let domain = portal.split("://").last().unwrap_or(portal);
+                let domain = domain.split(['/', ':']).next().unwrap_or(domain);
+                format!("{site} <noreply@{domain}>")
+            }
+        };
+        let mut settings = MailSettings::new(host, from, portal);
+        settings.port = self.smtp_port;
+        settings.tls = self.smtp_tls;
+        settings.username = self.smtp_username.clone().filter(|u| !u.is_empty());
+        settings.password = self.smtp_password.as_ref().map(|p| p.0.clone());
+        if settings.username.is_some() != settings.password.is_some() {
+            anyhow::bail!("set both smtp_username and smtp_password (PUBDATA_SMTP_PASSWORD), or neither");
+        }
+        Ok(Some(settings))
+    }
+
+    pub fn access(&self) -> pubdata_service::access::AccessSettings {
+        pubdata_service::access::AccessSettings {
+            rules: self.application,
+        }
     }
 
     pub fn auth(&self) -> AuthSettings {
@@ -160,5 +253,31 @@ mod tests {
             toml::from_str::<Config>("adr = \"x\"").is_err(),
             "typos in keys are refused"
         );
+    }
+
+    #[test]
+    fn mail_is_off_without_a_host_and_needs_the_portal_address() {
+        let mut c = Config::default();
+        assert!(c.mail().unwrap().is_none());
+        c = toml::from_str("smtp_host = \"mail.gov.cn\"\nsmtp_port = 587\nsmtp_tls = \"tls\"").unwrap();
+        assert!(c.mail().unwrap_err().to_string().contains("public_url"));
+        c.apply_env(|k| match k {
+            "PUBDATA_PUBLIC_URL" => Some("https://data.example.gov.cn/".into()),
+            "PUBDATA_SMTP_USERNAME" => Some("portal".into()),
+            "PUBDATA_SMTP_PASSWORD" => Some("s3cret-pass".into()),
+            _ => None,
+        })
+        .unwrap();
+        let m = c.mail().unwrap().expect("mail on");
+        assert_eq!((m.host.as_str(), m.port, m.tls), ("mail.gov.cn", 587, MailTls::Tls));
+        assert_eq!(m.from, "公共数据开放平台 <noreply@data.example.gov.cn>");
+        assert_eq!(m.portal_url, "https://data.example.gov.cn");
+        assert_eq!(m.password.as_deref(), Some("s3cret-pass"));
+        assert!(!format!("{c:?}").contains("s3cret-pass"), "the password stays out of logs");
+        let err = c
+            .apply_env(|k| (k == "PUBDATA_SMTP_TLS").then(|| "ssl".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("PUBDATA_SMTP_TLS"));
+        assert_eq!(Config::default().smtp_tls, MailTls::Starttls);
     }
 }

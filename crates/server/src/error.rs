@@ -131,7 +131,10 @@ impl AppError {
                 DomainError::Throttled { code, retry_after_secs } => t(
                     lang,
                     &format!("error.throttled.{code}"),
-                    &[("minutes", retry_after_secs.div_ceil(60).to_string())],
+                    &[
+                        ("minutes", retry_after_secs.div_ceil(60).to_string()),
+                        ("seconds", retry_after_secs.to_string()),
+                    ],
                 ),
                 DomainError::InvalidTransition { from, action } => t(
                     lang,

@@ -8,7 +8,9 @@ mod ctx;
 pub mod error;
 pub mod i18n;
 mod linked;
+pub mod mail;
 mod metrics;
+mod ratelimit;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -38,6 +40,10 @@ pub struct AppState {
     /// This node's search index (`data_dir/search`), following the catalogue change log.
     pub search: pubdata_search::Index,
     pub catalogue: pubdata_service::catalogue::Catalogue,
+    /// Rules of the application process (maximum period of use, deadlines, automatic relay).
+    pub access: Arc<pubdata_service::access::AccessSettings>,
+    /// Requests per minute per AppKey on the data API.
+    app_key_limit: Arc<ratelimit::RateLimit>,
     metrics: Arc<metrics::Metrics>,
 }
 
@@ -52,6 +58,8 @@ impl AppState {
             store,
             files,
             catalogue: pubdata_service::catalogue::Catalogue::new(search.clone()),
+            access: Arc::new(config.access()),
+            app_key_limit: Arc::new(ratelimit::RateLimit::new(config.app_key_rate_per_minute)),
             search,
             calendar: Arc::new(calendar(&config)?),
             auth: Arc::new(config.auth()),
@@ -145,6 +153,10 @@ pub async fn serve(state: AppState, addr: &str) -> anyhow::Result<()> {
     });
     // Background jobs run in this process; on PostgreSQL every node runs its own worker.
     let worker_id = format!("{}-{}", addr, std::process::id());
+    // E-mail copies of notices, when configured; every node sends, claiming each notice first.
+    if let Some(mailer) = mail::mailer(&state.config, &worker_id)? {
+        tokio::spawn(mailer.run(state.store.clone(), std::time::Duration::from_secs(5)));
+    }
     let secret = mask_secret(&state.config.data_dir)?;
     let worker = pubdata_service::jobs::Worker::new(state.store.clone(), worker_id)
         .lease_ms(10 * 60 * 1000)

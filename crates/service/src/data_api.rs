@@ -1,25 +1,124 @@
-//! The data API over the datastore: rows of a resource's current data for logged-in callers.
-//! Grants and AppKeys (issue 5) will narrow who may read what; the check lives here.
+//! The data API over the datastore: rows of a resource's current data for the provider's and the
+//! administration institution's staff, and for consumers as far as their grant or AppKey reaches.
 
-use pubdata_core::DomainError;
-use pubdata_store::datastore::{DatastoreQuery, QueryResult};
+use pubdata_core::application::AccessMethod;
+use pubdata_core::metadata::OpenType;
+use pubdata_core::user::Role;
+use pubdata_core::{DomainError, FieldError};
+use pubdata_store::datastore::{DatastoreQuery, Filter, Op, QueryResult};
+use pubdata_store::GrantRow;
 
-use crate::{resources, Caller, Result, Store};
+use crate::{access, resources, Caller, Result, Store, StoreError};
 
-/// Rows of the resource's current data (its newest ingested file) under the query.
-pub async fn rows(store: &Store, caller: &Caller, resource_id: i64, query: &DatastoreQuery) -> Result<QueryResult> {
+/// Who is asking for rows: the caller's session or token, or an AppKey (which stands for one
+/// grant whatever the session).
+#[derive(Debug, Clone, Copy)]
+pub enum Credential<'a> {
+    Caller,
+    AppKey(&'a str),
+}
+
+/// What the caller may read of a resource through the API: everything (the provider's and the
+/// administration institution's staff), or what a grant allows.
+async fn api_access(store: &Store, caller: &Caller, resource_id: i64, cred: Credential<'_>) -> Result<Option<GrantRow>> {
+    if let Credential::AppKey(key) = cred {
+        let grant = access::grant_for_key(store, key).await?;
+        if grant.resource_id != resource_id {
+            // A key opens its own grant's resource only.
+            return Err(DomainError::Forbidden.into());
+        }
+        if !access::grant_of(&grant).allows(AccessMethod::Api) {
+            return Err(DomainError::Conflict {
+                code: "api_not_granted",
+                field: None,
+            }
+            .into());
+        }
+        return Ok(Some(grant));
+    }
     if !caller.actor.is_authenticated() {
         return Err(DomainError::Unauthenticated {
             reason: "login_required",
         }
         .into());
     }
-    resources::get(store, caller, resource_id).await?;
+    let r = resources::get(store, caller, resource_id).await?;
+    let staff = caller.actor.memberships.iter().any(|m| {
+        m.role.is_staff()
+            && (m.org_id == Some(r.row.provider_org_id) || matches!(m.role, Role::AdminManager | Role::AdminReviewer))
+    });
+    if staff {
+        return Ok(None);
+    }
+    let grant = access::grant_for(store, caller, resource_id, AccessMethod::Api)
+        .await
+        .map_err(|e| match e {
+            StoreError::Domain(DomainError::Conflict { .. }) => DomainError::Conflict {
+                code: if r.meta.open_type == OpenType::Unconditional {
+                    "terms_required"
+                } else {
+                    "grant_required"
+                },
+                field: None,
+            }
+            .into(),
+            other => other,
+        })?;
+    Ok(Some(grant))
+}
+
+/// Narrows a query to a grant: only its fields (all when it names none) and only the rows its
+/// filters allow, on top of the caller's own filters. A field outside the grant is refused.
+fn restrict(query: &DatastoreQuery, grant: &GrantRow) -> Result<DatastoreQuery> {
+    let g = access::grant_of(grant);
+    let mut q = query.clone();
+    let outside = |name: &str| !g.allows_field(name);
+    let named = q
+        .fields
+        .iter()
+        .chain(q.filters.iter().map(|f| &f.field))
+        .chain(q.sort.iter().map(|(f, _)| f));
+    for name in named {
+        if outside(name) {
+            return Err(DomainError::Validation(vec![FieldError::new(name, "field_not_granted")]).into());
+        }
+    }
+    if q.fields.is_empty() {
+        if let Some(fields) = &g.fields {
+            q.fields = fields.clone();
+        }
+    }
+    for f in &g.filters {
+        if let Some(op) = Op::parse(f.op.as_str()) {
+            q.filters.push(Filter {
+                field: f.field.clone(),
+                op,
+                value: f.value.clone(),
+            });
+        }
+    }
+    Ok(q)
+}
+
+/// Rows of the resource's current data (its newest ingested file) under the query, as far as
+/// the caller's access reaches.
+pub async fn rows(
+    store: &Store,
+    caller: &Caller,
+    resource_id: i64,
+    query: &DatastoreQuery,
+    cred: Credential<'_>,
+) -> Result<QueryResult> {
+    let grant = api_access(store, caller, resource_id, cred).await?;
+    let query = match &grant {
+        Some(g) => restrict(query, g)?,
+        None => query.clone(),
+    };
     let dists = store.distributions(resource_id).await?;
     let table = crate::ingest::current_file(&dists)
         .and_then(|d| d.datastore_table.clone())
         .ok_or(DomainError::NotFound { what: "datastore" })?;
-    store.query_datastore(&table, query).await
+    store.query_datastore(&table, &query).await
 }
 
 /// The first rows of a published resource's current data, for its public page: shown to anyone

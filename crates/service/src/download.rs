@@ -4,8 +4,13 @@
 use pubdata_core::metadata::OpenType;
 use pubdata_core::DomainError;
 use pubdata_store::datastore::DatastoreColumn;
+use pubdata_store::datastore::{DatastoreQuery, Filter, Op};
 use pubdata_store::export::DatastoreCursor;
-use pubdata_store::{DistributionRow, FileStore, StoredFile};
+use pubdata_core::application::AccessMethod;
+use pubdata_core::user::Role;
+use pubdata_store::{DistributionRow, FileStore, GrantRow, StoredFile};
+
+use crate::access;
 
 use crate::published::{self, Published};
 use crate::{Caller, Result, Store, StoreError};
@@ -20,9 +25,8 @@ pub struct DownloadPolicy {
     pub open_downloads: bool,
 }
 
-/// Who may download a published resource's data. For now any logged-in caller may (grants for
-/// conditional data come with applications); anonymous callers only unconditional data, and
-/// only where the platform opens downloads to everyone.
+/// Who may download a published resource's data without a grant: anonymous visitors only
+/// unconditional data and only where the platform opens downloads to everyone.
 pub fn may_download(caller: &Caller, open_type: OpenType, policy: DownloadPolicy) -> Result<()> {
     if caller.actor.is_authenticated() || (policy.open_downloads && open_type == OpenType::Unconditional) {
         return Ok(());
@@ -31,6 +35,62 @@ pub fn may_download(caller: &Caller, open_type: OpenType, policy: DownloadPolicy
         reason: "login_required",
     }
     .into())
+}
+
+/// On what terms a caller downloads: the grant that allows it (consumers), or none (the
+/// resource's own provider staff, the administration institution, or an open download).
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub grant: Option<GrantRow>,
+}
+
+impl Access {
+    /// Whether the whole published copy may be sent: no grant narrowing fields or rows.
+    pub fn whole(&self) -> bool {
+        self.grant
+            .as_ref()
+            .is_none_or(|g| g.fields.is_empty() && g.row_filter.is_none())
+    }
+
+    /// A conditional grant's downloads carry its watermark.
+    pub fn watermark(&self) -> Option<i64> {
+        self.grant.as_ref().filter(|g| !g.fields.is_empty()).map(|g| g.id)
+    }
+}
+
+/// The download rule (数据获取): anonymous callers may take unconditional data only when the
+/// platform opens downloads; staff of the providing department and of the administration
+/// institution may take their data; consumers need a usable grant that allows downloads — for
+/// unconditional data, accepting the usage terms gives one at once.
+pub async fn authorize(store: &Store, caller: &Caller, policy: DownloadPolicy, p: &Published) -> Result<Access> {
+    let open_type = p.resource.meta.open_type;
+    if !caller.actor.is_authenticated() {
+        may_download(caller, open_type, policy)?;
+        return Ok(Access { grant: None });
+    }
+    let staff = caller.actor.memberships.iter().any(|m| {
+        m.role.is_staff()
+            && (m.org_id == Some(p.resource.row.provider_org_id)
+                || matches!(m.role, Role::AdminManager | Role::AdminReviewer))
+    });
+    if staff {
+        return Ok(Access { grant: None });
+    }
+    let grant = access::grant_for(store, caller, p.resource.row.id, AccessMethod::Download)
+        .await
+        .map_err(|e| match e {
+            StoreError::Domain(DomainError::Conflict { .. }) => DomainError::Conflict {
+                code: if open_type == OpenType::Unconditional {
+                    "terms_required"
+                } else {
+                    "grant_required"
+                },
+                field: None,
+            }
+            .into(),
+            other => other,
+        })?;
+    Ok(Access { grant: Some(grant) })
 }
 
 /// Whether a distribution can be downloaded: loaded file data, ready.
@@ -71,20 +131,74 @@ pub async fn columns(store: &Store, d: &DistributionRow) -> Result<Vec<Datastore
     store.datastore_columns(table).await
 }
 
-/// A distribution's datastore table as CSV, a chunk at a time.
+/// A distribution's datastore table as CSV, a chunk at a time: every row and column, or — under
+/// a grant that narrows them — the granted fields of the rows its filters allow.
 pub struct CsvRows {
     store: Store,
-    cursor: DatastoreCursor,
+    rows: Rows,
     header_done: bool,
+}
+
+enum Rows {
+    All(DatastoreCursor),
+    Granted {
+        table: String,
+        query: DatastoreQuery,
+        header: Vec<String>,
+        done: bool,
+    },
+}
+
+/// A grant's row filters as data API filters.
+fn grant_filters(grant: &GrantRow) -> Vec<Filter> {
+    access::grant_of(grant)
+        .filters
+        .iter()
+        .filter_map(|f| {
+            Some(Filter {
+                field: f.field.clone(),
+                op: Op::parse(f.op.as_str())?,
+                value: f.value.clone(),
+            })
+        })
+        .collect()
 }
 
 impl CsvRows {
     pub async fn open(store: &Store, d: &DistributionRow) -> Result<CsvRows> {
+        Self::open_for(store, d, None).await
+    }
+
+    pub async fn open_for(store: &Store, d: &DistributionRow, grant: Option<&GrantRow>) -> Result<CsvRows> {
         let table = d.datastore_table.as_deref().ok_or_else(no_data)?;
-        let cursor = store.datastore_cursor(table).await?.ok_or_else(no_data)?;
+        let rows = match grant.filter(|g| !g.fields.is_empty() || g.row_filter.is_some()) {
+            None => Rows::All(store.datastore_cursor(table).await?.ok_or_else(no_data)?),
+            Some(g) => {
+                let columns = store.datastore_columns(table).await?;
+                // The granted fields in the table's order (all when the grant names none).
+                let header: Vec<String> = columns
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .filter(|n| g.fields.is_empty() || g.fields.iter().any(|f| f.eq_ignore_ascii_case(n)))
+                    .collect();
+                let query = DatastoreQuery {
+                    filters: grant_filters(g),
+                    fields: header.clone(),
+                    limit: CHUNK_ROWS,
+                    after: Some(0),
+                    ..Default::default()
+                };
+                Rows::Granted {
+                    table: table.to_string(),
+                    query,
+                    header,
+                    done: false,
+                }
+            }
+        };
         Ok(CsvRows {
             store: store.clone(),
-            cursor,
+            rows,
             header_done: false,
         })
     }
@@ -93,17 +207,37 @@ impl CsvRows {
     /// rows at a time; `None` at the end. UTF-8 without a byte-order mark, CRLF line ends,
     /// quotes only where needed, NULL as an empty cell.
     pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
-        if self.header_done && self.cursor.is_done() {
-            return Ok(None);
-        }
-        let rows = self.store.datastore_next(&mut self.cursor, CHUNK_ROWS).await?;
+        let (header, rows): (Vec<String>, Vec<Vec<Option<String>>>) = match &mut self.rows {
+            Rows::All(cursor) => {
+                if self.header_done && cursor.is_done() {
+                    return Ok(None);
+                }
+                let rows = self.store.datastore_next(cursor, CHUNK_ROWS).await?;
+                (cursor.columns().iter().map(|c| c.name.clone()).collect(), rows)
+            }
+            Rows::Granted {
+                table,
+                query,
+                header,
+                done,
+            } => {
+                if self.header_done && *done {
+                    return Ok(None);
+                }
+                let page = self.store.query_datastore(table, query).await?;
+                match page.next_after {
+                    Some(after) if page.rows.len() as u64 == query.limit => query.after = Some(after),
+                    _ => *done = true,
+                }
+                (header.clone(), page.rows)
+            }
+        };
         let mut out = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
             .from_writer(Vec::with_capacity(rows.len() * 64 + 256));
         let csv_err = |e: csv::Error| StoreError::Other(format!("writing CSV: {e}"));
         if !self.header_done {
-            out.write_record(self.cursor.columns().iter().map(|c| c.name.as_str()))
-                .map_err(csv_err)?;
+            out.write_record(&header).map_err(csv_err)?;
             self.header_done = true;
         }
         for row in &rows {
@@ -165,6 +299,7 @@ pub struct Download {
     pub published: Published,
     pub dist: DistributionRow,
     pub source: Source,
+    pub access: Access,
 }
 
 /// Opens the download of distribution `dist_id` of the published resource `name`, after the
@@ -186,19 +321,20 @@ pub async fn open(
     if !is_downloadable(&dist) {
         return Err(no_data());
     }
-    may_download(caller, published.resource.meta.open_type, policy)?;
-    let source = match (&dist.export_key, &dist.export_sha256, dist.export_bytes) {
-        (Some(key), Some(sha256), Some(size)) => Source::Stored {
+    let access = authorize(store, caller, policy, &published).await?;
+    let source = match (&dist.export_key, &dist.export_sha256, dist.export_bytes, access.whole()) {
+        (Some(key), Some(sha256), Some(size), true) => Source::Stored {
             key: key.clone(),
             sha256: sha256.clone(),
             size: size.max(0) as u64,
         },
-        _ => Source::Live(CsvRows::open(store, &dist).await?),
+        _ => Source::Live(CsvRows::open_for(store, &dist, access.grant.as_ref()).await?),
     };
     Ok(Download {
         published,
         dist,
         source,
+        access,
     })
 }
 
@@ -213,7 +349,8 @@ impl Download {
 }
 
 /// Records an acquisition (数据获取): who, under which grant, how many bytes, when.
-pub async fn record(store: &Store, caller: &Caller, d: &Download, grant_id: Option<i64>, bytes: u64) -> Result<()> {
+pub async fn record(store: &Store, caller: &Caller, d: &Download, bytes: u64) -> Result<()> {
+    let grant_id = d.access.grant.as_ref().map(|g| g.id);
     let mut tx = store.begin().await?;
     tx.insert_download(
         d.published.resource.row.id,

@@ -12,6 +12,7 @@ pub mod download;
 pub mod ingest;
 pub mod ingest_job;
 pub mod jobs;
+pub mod mail;
 pub mod notices;
 pub mod plans;
 pub mod published;

@@ -675,6 +675,7 @@ fn rows_query(params: &[(String, String)]) -> AppResult<(pubdata_store::datastor
             }
             "offset" => q.offset = number("offset", v)?,
             "after" => q.after = Some(v.parse::<i64>().map_err(|_| field("after", "number"))?),
+            "app_key" => {}
             "format" => match v.as_str() {
                 "json" => csv = false,
                 "csv" => csv = true,
@@ -694,7 +695,9 @@ fn rows_query(params: &[(String, String)]) -> AppResult<(pubdata_store::datastor
 }
 
 /// The data API: rows of the resource's current data with typed filters, text search, sorting,
-/// field choice and paging, as JSON or CSV. Needs a logged-in session or an API token.
+/// field choice and paging, as JSON or CSV. Needs a grant: an AppKey (`X-App-Key` header or
+/// `app_key`), or a session or API token of a consumer holding a grant with API access; the
+/// provider's and the administration institution's staff read everything.
 #[utoipa::path(get, path = "/resources/{id}/rows", operation_id = "resource_rows", tag = "data", params(
     ("id" = i64, Path),
     ("q" = Option<String>, Query, description = "text any text field contains"),
@@ -703,19 +706,37 @@ fn rows_query(params: &[(String, String)]) -> AppResult<(pubdata_store::datastor
     ("limit" = Option<u64>, Query, description = "1–10000, default 100"),
     ("offset" = Option<u64>, Query, description = "rows to skip"),
     ("after" = Option<i64>, Query, description = "keyset paging: `next_after` of the previous page"),
-    ("format" = Option<String>, Query, description = "json (default) or csv")),
+    ("format" = Option<String>, Query, description = "json (default) or csv"),
+    ("app_key" = Option<String>, Query, description = "a grant's AppKey (or the `X-App-Key` header)")),
     responses((status = 200, body = RowsDto, description = "a page of rows; filters are `<field>.<op>=value` with op eq, in, gt, gte, lt, lte, prefix"),
-    (status = 401, body = ErrorBody, description = "not logged in"),
+    (status = 401, body = ErrorBody, description = "not logged in, or an unknown, expired or revoked AppKey"),
+    (status = 403, body = ErrorBody, description = "the AppKey is for another resource"),
     (status = 404, body = ErrorBody, description = "no such resource, or no loaded data"),
+    (status = 409, body = ErrorBody, description = "no grant with API access"),
+    (status = 429, body = ErrorBody, description = "the AppKey's rate limit; see Retry-After"),
     (status = 422, body = ErrorBody, description = "unknown field or parameter, or a value that does not fit its field")))]
 pub async fn rows(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> AppResult<axum::response::Response> {
     let (query, csv) = rows_query(&params)?;
-    let result = pubdata_service::data_api::rows(&app.store, &ctx.caller, id, &query).await?;
+    // An AppKey (per grant) in `X-App-Key` or `app_key=`; otherwise the session or API token.
+    let key = headers
+        .get("x-app-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| params.iter().find(|(k, _)| k == "app_key").map(|(_, v)| v.clone()));
+    let cred = match key.as_deref() {
+        Some(k) => {
+            app.app_key_limit.check(k)?;
+            pubdata_service::data_api::Credential::AppKey(k)
+        }
+        None => pubdata_service::data_api::Credential::Caller,
+    };
+    let result = pubdata_service::data_api::rows(&app.store, &ctx.caller, id, &query, cred).await?;
     if csv {
         let mut out = String::new();
         let line = |cells: Vec<&str>| {

@@ -47,7 +47,7 @@ async fn live(
     builder: axum::http::response::Builder,
     file: download::Download,
 ) -> AppResult<Response> {
-    download::record(&app.store, &ctx.caller, &file, None, 0).await?;
+    download::record(&app.store, &ctx.caller, &file, 0).await?;
     let Source::Live(rows) = file.source else {
         return Err(AppError::Internal("not a live download".into()));
     };
@@ -167,7 +167,7 @@ async fn stored(
         }
     };
     let range = app.files.open_range(key, start, len).await?;
-    download::record(&app.store, &ctx.caller, file, None, len).await?;
+    download::record(&app.store, &ctx.caller, file, len).await?;
     let body = match range {
         FileRange::Local { file, len } => Body::from_stream(local_chunks(file, len)),
         FileRange::Remote(stream) => Body::from_stream(stream),
