@@ -1,7 +1,7 @@
 //! Generates the catalogue `bench/search.sh` measures: 100 provider departments of Sichuan, a
 //! chosen number of published resources with Chinese metadata and one API each, and (with
 //! `--villages`) the national village table loaded through the real upload and ingest path,
-//! plus a consumer's API token for the data API.
+//! plus a consumer who accepted its usage terms and their API token for the data API.
 //!
 //!   cargo run --release -p pubdata --example catalogue_gen -- --data-dir DIR --resources 100000
 //!
@@ -28,7 +28,7 @@ use pubdata_service::accounts::{self, actor_for, NewStaff, Registration};
 use pubdata_service::ingest::{self, NewApi, UploadInfo, INGEST_JOB};
 use pubdata_service::jobs::Worker;
 use pubdata_service::resources::{self, Decision};
-use pubdata_service::{auth, ingest_job, regions, Caller, Store};
+use pubdata_service::{access, auth, ingest_job, regions, Caller, Store};
 use pubdata_store::{now_ms, FileStore, NewDistribution, ResourceStateChange};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -478,7 +478,7 @@ async fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         let id = publish_villages(&store, &config, &providers, &reviewer).await?;
         std::fs::write(dir.join(VILLAGES_FILE), format!("{id}\n"))?;
-        let token = consumer_token(&store, &password).await?;
+        let token = consumer_token(&store, &password, id).await?;
         write_private(&dir.join(TOKEN_FILE), &token)?;
         println!(
             "village table published as resource {id} in {:.1}s; API token in {}",
@@ -953,14 +953,17 @@ async fn upload_and_ingest(
     Ok(())
 }
 
-/// A registered consumer's API token for the data API.
-async fn consumer_token(store: &Store, password: &str) -> anyhow::Result<String> {
+/// A registered consumer who accepted the usage terms of the (unconditional) resource, so the
+/// data API serves it, and their API token.
+async fn consumer_token(store: &Store, password: &str, resource_id: i64) -> anyhow::Result<String> {
     let reg = Registration {
         user: new_user("bench.consumer", "周市民", password),
         org: None,
     };
     let id = accounts::register_consumer(store, &Caller::anonymous(None), reg).await?;
-    let (_, secret) = auth::create_token(store, &caller_for(store, id).await?, "search benchmark").await?;
+    let consumer = caller_for(store, id).await?;
+    access::accept_terms(store, &consumer, resource_id, true).await?;
+    let (_, secret) = auth::create_token(store, &consumer, "search benchmark").await?;
     Ok(secret)
 }
 

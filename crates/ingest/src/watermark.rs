@@ -8,7 +8,7 @@
 //! See `docs/security.md`, "Traceable watermarks", for the scheme, its evidence and its limits.
 
 use std::collections::HashMap;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 
@@ -17,6 +17,7 @@ use pubdata_core::field::{FieldSpec, RowSink};
 use serde::Serialize;
 use sha2::Sha256;
 
+use crate::sketch::HashIdentity;
 use crate::value::parse_date;
 use crate::{ingest, IngestError, IngestOptions};
 
@@ -524,14 +525,14 @@ fn round_digits(digits: &mut Vec<u8>, exp: &mut i64, max: usize) {
 /// (`2023/1/1` = `2023-01-01`); `TRUE` = `true`.
 #[derive(Default)]
 struct Canon {
-    out: String,
+    out: Vec<u8>,
     digits: Vec<u8>,
 }
 
 impl Canon {
-    fn of(&mut self, v: &str, max_digits: usize) -> &str {
+    fn of(&mut self, v: &str, max_digits: usize) -> &[u8] {
         self.out.clear();
-        let mut t = v.trim();
+        let mut t = trim(v);
         // Excel's way of keeping leading zeros in a CSV: ="007".
         if let Some(inner) = t.strip_prefix("=\"").and_then(|r| r.strip_suffix('"')) {
             t = inner.trim();
@@ -541,29 +542,37 @@ impl Canon {
         }
         if let Some(mut n) = parse_number(t.as_bytes(), &mut self.digits) {
             round_digits(&mut self.digits, &mut n.exp, max_digits);
-            self.out.push('n');
+            self.out.push(b'n');
             if self.digits.is_empty() {
-                self.out.push('0');
+                self.out.push(b'0');
                 return &self.out;
             }
             if n.neg {
-                self.out.push('-');
+                self.out.push(b'-');
             }
-            self.out.extend(self.digits.iter().map(|d| char::from(b'0' + d)));
-            let _ = write!(self.out, "e{}", n.exp);
+            for &d in &self.digits {
+                self.out.push(b'0' + d);
+            }
+            self.out.push(b'e');
+            push_int(&mut self.out, n.exp);
         } else if let Some(d) = parse_date(t) {
-            let _ = write!(self.out, "d{:04}-{:02}-{:02}", d.year, d.month, d.day);
+            self.out.push(b'd');
+            push_int(&mut self.out, i64::from(d.year));
+            for (sep, n) in [(b'-', d.month), (b'-', d.day)] {
+                self.out.extend_from_slice(&[sep, b'0' + n / 10, b'0' + n % 10]);
+            }
             if let Some((h, m, _)) = d.time {
                 // Spreadsheets show date-times to the minute.
-                let _ = write!(self.out, " {h:02}:{m:02}");
+                self.out
+                    .extend_from_slice(&[b' ', b'0' + h / 10, b'0' + h % 10, b':', b'0' + m / 10, b'0' + m % 10]);
             }
         } else if t.eq_ignore_ascii_case("true") {
-            self.out.push_str("bt");
+            self.out.extend_from_slice(b"bt");
         } else if t.eq_ignore_ascii_case("false") {
-            self.out.push_str("bf");
+            self.out.extend_from_slice(b"bf");
         } else {
-            self.out.push('s');
-            self.out.push_str(t);
+            self.out.push(b's');
+            self.out.extend_from_slice(t.as_bytes());
         }
         &self.out
     }
@@ -571,6 +580,33 @@ impl Canon {
     fn hash(&mut self, v: &str, max_digits: usize) -> u64 {
         HASHER.hash_one(self.of(v, max_digits))
     }
+}
+
+/// Trims Unicode whitespace, with a fast path for cells that need none.
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
+/// `write!(out, "{n}")` without the formatting machinery (this runs for every cell).
+fn push_int(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 const HASHER: foldhash::quality::FixedState = foldhash::quality::FixedState::with_seed(0x7761_7465_726d_6172);
@@ -883,23 +919,12 @@ struct Slot {
 /// Maps every leaked row to the one original row with the same normalised values in the
 /// columns both have; columns whose values changed beyond recognition are left out.
 fn match_rows(leaked: &Leaked, original: &OriginalTable) -> Matching {
-    let (n, c, rows) = (leaked.rows as usize, leaked.used.len(), original.rows());
-    let mut canon = Canon::default();
+    let (n, c) = (leaked.rows as usize, leaked.used.len());
     let digits: Vec<usize> = (0..c)
         .map(|j| column_digits((0..n).map(|r| leaked.cell(r, j))))
         .collect();
-    let mut leaked_cells = Vec::with_capacity(n * c);
-    for r in 0..n {
-        for (j, d) in digits.iter().enumerate() {
-            leaked_cells.push(canon.hash(leaked.cell(r, j), *d));
-        }
-    }
-    let mut original_cells = Vec::with_capacity(rows * c);
-    for r in 0..rows {
-        for ((_, oc), d) in leaked.used.iter().zip(&digits) {
-            original_cells.push(canon.hash(original.cell(r, *oc), *d));
-        }
-    }
+    let leaked_cells = leaked_hashes(leaked, &digits);
+    let original_cells = original_hashes(leaked, original, &digits);
     let columns = column_use(leaked, &leaked_cells, &original_cells);
     let used: Vec<usize> = (0..c).filter(|&j| columns[j].used).collect();
     let key = |cells: &[u64]| {
@@ -909,28 +934,66 @@ fn match_rows(leaked: &Leaked, original: &OriginalTable) -> Matching {
         }
         h.finish()
     };
-    let mut slots: HashMap<u64, Slot> = HashMap::with_capacity(n);
-    let keys: Vec<u64> = leaked_cells.chunks_exact(c.max(1)).map(key).collect();
-    for (i, k) in keys.iter().enumerate() {
+    let leaked_keys: Vec<u64> = leaked_cells.chunks_exact(c.max(1)).map(key).collect();
+    let mut m = identify(&leaked_keys, original_cells.chunks_exact(c.max(1)).map(key));
+    m.columns = columns;
+    m
+}
+
+/// Cell hashes of the leaked rows, row after row.
+fn leaked_hashes(leaked: &Leaked, digits: &[usize]) -> Vec<u64> {
+    let mut canon = Canon::default();
+    let mut cells = Vec::with_capacity(leaked.rows as usize * digits.len());
+    for r in 0..leaked.rows as usize {
+        for (j, d) in digits.iter().enumerate() {
+            cells.push(canon.hash(leaked.cell(r, j), *d));
+        }
+    }
+    cells
+}
+
+/// Cell hashes of the original rows in the leaked file's columns, row after row.
+fn original_hashes(leaked: &Leaked, original: &OriginalTable, digits: &[usize]) -> Vec<u64> {
+    let mut canon = Canon::default();
+    let mut cells = Vec::with_capacity(original.rows() * digits.len());
+    // Codes of the enclosing region and the like repeat from row to row: reuse their hash.
+    let mut last: Vec<(&str, u64)> = vec![("", canon.hash("", SPREADSHEET_DIGITS)); digits.len()];
+    for r in 0..original.rows() {
+        for (j, (_, oc)) in leaked.used.iter().enumerate() {
+            let v = original.cell(r, *oc);
+            if v != last[j].0 {
+                last[j] = (v, canon.hash(v, digits[j]));
+            }
+            cells.push(last[j].1);
+        }
+    }
+    cells
+}
+
+/// The original row of each leaked row, by row key.
+fn identify(leaked_keys: &[u64], original_keys: impl Iterator<Item = u64>) -> Matching {
+    let mut slots: HashMap<u64, Slot, HashIdentity> =
+        HashMap::with_capacity_and_hasher(leaked_keys.len(), HashIdentity::default());
+    for (i, k) in leaked_keys.iter().enumerate() {
         slots.entry(*k).and_modify(|s| s.leaked_twice = true).or_insert(Slot {
             first: i,
             leaked_twice: false,
             original: NOT_FOUND,
         });
     }
-    for (r, cells) in original_cells.chunks_exact(c.max(1)).enumerate() {
-        if let Some(s) = slots.get_mut(&key(cells)) {
+    for (r, k) in original_keys.enumerate() {
+        if let Some(s) = slots.get_mut(&k) {
             s.original = if s.original == NOT_FOUND { r as u64 } else { AMBIGUOUS };
         }
     }
     let mut m = Matching {
-        columns,
+        columns: Vec::new(),
         sequence: Vec::new(),
         ambiguous: 0,
         not_found: 0,
         repeated: 0,
     };
-    for (i, k) in keys.iter().enumerate() {
+    for (i, k) in leaked_keys.iter().enumerate() {
         let Some(s) = slots.get(k) else { continue };
         match s.original {
             NOT_FOUND => m.not_found += 1,
@@ -948,7 +1011,8 @@ fn column_use(leaked: &Leaked, leaked_cells: &[u64], original_cells: &[u64]) -> 
     let c = leaked.used.len();
     let mut columns: Vec<ColumnUse> = (0..c)
         .map(|j| {
-            let mut seen: HashMap<u64, bool> = leaked_cells.iter().skip(j).step_by(c).map(|&h| (h, false)).collect();
+            let mut seen: HashMap<u64, bool, HashIdentity> =
+                leaked_cells.iter().skip(j).step_by(c).map(|&h| (h, false)).collect();
             for h in original_cells.iter().skip(j).step_by(c) {
                 if let Some(f) = seen.get_mut(h) {
                     *f = true;
@@ -1205,12 +1269,12 @@ fn decide(report: &mut TraceReport, opts: &TraceOptions) {
     report.explanation = explanation;
 }
 
-/// `≤ 1e-61.8` style: the p-values of a full copy underflow every float.
+/// `≤ 10^-61.8` style: the p-values of a full copy underflow every float.
 fn p_text(log10_p: f64) -> String {
     if log10_p > -3.0 {
         format!("{:.3}", 10f64.powf(log10_p))
     } else {
-        format!("≤ 1e{:.1}", log10_p)
+        format!("≤ 10^{:.1}", log10_p)
     }
 }
 
@@ -1264,7 +1328,7 @@ mod tests {
     use super::*;
 
     fn canon(v: &str, digits: usize) -> String {
-        Canon::default().of(v, digits).to_string()
+        String::from_utf8(Canon::default().of(v, digits).to_vec()).unwrap()
     }
 
     #[test]

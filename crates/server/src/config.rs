@@ -273,7 +273,10 @@ mod tests {
         assert_eq!(m.from, "公共数据开放平台 <noreply@data.example.gov.cn>");
         assert_eq!(m.portal_url, "https://data.example.gov.cn");
         assert_eq!(m.password.as_deref(), Some("s3cret-pass"));
-        assert!(!format!("{c:?}").contains("s3cret-pass"), "the password stays out of logs");
+        assert!(
+            !format!("{c:?}").contains("s3cret-pass"),
+            "the password stays out of logs"
+        );
         let err = c
             .apply_env(|k| (k == "PUBDATA_SMTP_TLS").then(|| "ssl".to_string()))
             .unwrap_err();

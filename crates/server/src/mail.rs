@@ -87,7 +87,10 @@ mod tests {
         let (zh, en) = mail.text.split_once("----").expect("two parts");
         assert!(zh.starts_with("陈编辑，您好："), "{zh}");
         assert!(zh.contains("理由：\n请补充数据项说明"), "{zh}");
-        assert!(zh.contains("查看详情：https://data.example.gov.cn/provider/resources/7"), "{zh}");
+        assert!(
+            zh.contains("查看详情：https://data.example.gov.cn/provider/resources/7"),
+            "{zh}"
+        );
         assert!(en.contains("Dear 陈编辑,") && en.contains("was returned"), "{en}");
         assert!(en.contains("Reason, as written:\n请补充数据项说明"), "{en}");
         assert!(en.contains("https://data.example.gov.cn/inbox"), "{en}");

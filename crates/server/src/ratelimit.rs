@@ -22,7 +22,10 @@ impl RateLimit {
 
     /// Counts a request for `key`; past the limit, `Throttled` with the seconds to wait.
     pub fn check(&self, key: &str) -> Result<(), DomainError> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         self.check_at(key, now)
     }
 

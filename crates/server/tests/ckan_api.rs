@@ -186,6 +186,16 @@ async fn fixture(app: &mut TestApp) -> Fixture {
     app.run_jobs().await;
     let streets_api = add_api(app, &editor, streets_id, "https://data.example.gov.cn/api/streets").await;
     publish(app, &editor, &reviewer, streets_id).await;
+    // The consumer accepts the streets' usage terms: rows need a grant.
+    let r = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/resources/{streets_id}/accept-terms"),
+            Some(&consumer),
+            Some(json!({"accepted": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 
     let (air_id, air) = create(
         app,

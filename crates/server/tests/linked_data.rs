@@ -315,7 +315,7 @@ fn assert_status(r: &Resp, status: StatusCode, what: &str) {
 async fn downloads_need_a_login_unless_the_platform_opens_unconditional_data() {
     let mut app = TestApp::sqlite_with(config(false, None)).await;
     let w = world(&app).await;
-    let (_, name, dist, api) = sections(&app, &w, &full_meta("四川省高速公路路段")).await;
+    let (open_id, name, dist, api) = sections(&app, &w, &full_meta("四川省高速公路路段")).await;
     let mut conditional = full_meta("四川省高速公路收费站流量");
     conditional.open_type = "conditional".into();
     conditional.open_conditions = "仅用于交通规划研究，须签署数据使用承诺书".into();
@@ -346,10 +346,26 @@ async fn downloads_need_a_login_unless_the_platform_opens_unconditional_data() {
     assert!(r.body.contains("Please log in first."), "{}", r.body);
 
     let mut consumer = logged_in(&app, "wang.yong").await;
+    consumer.accept_language = Some("zh-CN".into());
     let r = consumer.get(&download_path(&name, dist)).await;
-    assert_status(&r, StatusCode::OK, "a logged-in consumer");
+    assert_status(
+        &r,
+        StatusCode::CONFLICT,
+        "a logged-in consumer who has not accepted the terms",
+    );
+    let user = app.store.user_by_login("wang.yong").await.unwrap().unwrap();
+    let who = Caller {
+        actor: actor_for(&user),
+        label: "wang.yong".into(),
+        ip: None,
+    };
+    pubdata_service::access::accept_terms(&app.store, &who, open_id, true)
+        .await
+        .expect("terms accepted");
+    let r = consumer.get(&download_path(&name, dist)).await;
+    assert_status(&r, StatusCode::OK, "after accepting the terms");
     let r = consumer.get(&download_path(&cond_name, cond_dist)).await;
-    assert_status(&r, StatusCode::OK, "conditional data, logged in (grants come later)");
+    assert_status(&r, StatusCode::CONFLICT, "conditional data needs a granted application");
     for (path, what) in [
         (download_path(&name, api), "an API has no download"),
         (download_path(&draft_name, draft_dist), "unpublished data"),
@@ -1035,6 +1051,15 @@ async fn downloads_resume_by_range_and_are_logged() {
     let sha = d.export_sha256.clone().expect("the published copy was written");
     let size = d.export_bytes.expect("its size") as usize;
     app.consumer("wang.wu").await;
+    let user = app.store.user_by_login("wang.wu").await.unwrap().unwrap();
+    let who = Caller {
+        actor: actor_for(&user),
+        label: "wang.wu".into(),
+        ip: None,
+    };
+    let grant = pubdata_service::access::accept_terms(&app.store, &who, id, true)
+        .await
+        .unwrap();
     let mut consumer = logged_in(&app, "wang.wu").await;
     let path = download_path(&name, dist);
 
@@ -1074,5 +1099,7 @@ async fn downloads_resume_by_range_and_are_logged() {
     let log = app.store.downloads_of(user.id, 10).await.unwrap();
     let sent: Vec<i64> = log.iter().rev().map(|l| l.bytes).collect();
     assert_eq!(sent, vec![size as i64, 20, 5, size as i64]);
-    assert!(log.iter().all(|l| l.resource_id == id && l.distribution_id == dist));
+    assert!(log
+        .iter()
+        .all(|l| l.resource_id == id && l.distribution_id == dist && l.grant_id == Some(grant)));
 }

@@ -98,10 +98,28 @@ pub async fn get(store: &Store, caller: &Caller, id: i64) -> Result<ApplicationV
         return Err(not_found());
     }
     let items = store.application_items(id).await?;
+    let standing = app_caller(caller, &row);
+    let staff =
+        standing.admin_reviewer || standing.admin_manager || standing.provider_reviewer || standing.provider_manager;
+    let mut events = store.application_events(id).await?;
+    if !staff {
+        // A provider's refusal reaches the applicant only as the administration institution
+        // relays it; the provider's own words stay on record for staff.
+        for e in &mut events {
+            if e.action == "provider_reject" {
+                e.reason = None;
+            }
+            e.original_reason = None;
+        }
+    }
+    let mut row = row;
+    if !staff {
+        row.provider_reason = None;
+    }
     Ok(ApplicationView {
         form: stored_form(&row, &items),
-        caller: app_caller(caller, &row),
-        events: store.application_events(id).await?,
+        caller: standing,
+        events,
         attachments: store.attachments(id).await?,
         grants: store.application_grants(id).await?,
         items,
@@ -187,7 +205,17 @@ pub async fn save_draft(store: &Store, caller: &Caller, id: Option<i64>, input: 
                     &form_json(input),
                 )
                 .await?;
-            event(&mut tx, caller, id, "create", ApplicationState::Draft, ApplicationState::Draft, None, None).await?;
+            event(
+                &mut tx,
+                caller,
+                id,
+                "create",
+                ApplicationState::Draft,
+                ApplicationState::Draft,
+                None,
+                None,
+            )
+            .await?;
             id
         }
         Some(id) => {
@@ -371,7 +399,11 @@ async fn transition(
         Action::ProviderReject { reason } => (None, Some(reason.trim().into()), None),
         Action::Relay { wording } => {
             let original = row.provider_reason.clone().unwrap_or_default();
-            let said = if wording.trim().is_empty() { original } else { wording.trim().to_string() };
+            let said = if wording.trim().is_empty() {
+                original
+            } else {
+                wording.trim().to_string()
+            };
             (Some(said), None, Some(wording.trim().to_string()))
         }
         Action::AutoRelay => (row.provider_reason.clone(), None, None),
@@ -390,7 +422,17 @@ async fn transition(
     };
     let title = items.first().map(|i| i.resource_title.clone()).unwrap_or_default();
     let said = reason.as_deref().or(provider_reason.as_deref()).or(note.as_deref());
-    let (due, grants) = carry_out(store, &mut tx, &row, &t.effects, said, &title, calendar, &settings.rules).await?;
+    let (due, grants) = carry_out(
+        store,
+        &mut tx,
+        &row,
+        &t.effects,
+        said,
+        &title,
+        calendar,
+        &settings.rules,
+    )
+    .await?;
     let scope = match &action {
         Action::Approve { scope } => Some(json!(scope)),
         _ => None,
@@ -468,13 +510,21 @@ pub async fn submit(
     calendar: &WorkCalendar,
 ) -> Result<()> {
     let rules = settings.rules;
-    transition(store, caller, id, Action::Submit, settings, calendar, |row, items, resources| {
-        // Only the applicant's own application is checked (others get the rule's refusal).
-        if app_caller(caller, row).applicant {
-            validated(row, items, resources, &rules)?;
-        }
-        Ok(None)
-    })
+    transition(
+        store,
+        caller,
+        id,
+        Action::Submit,
+        settings,
+        calendar,
+        |row, items, resources| {
+            // Only the applicant's own application is checked (others get the rule's refusal).
+            if app_caller(caller, row).applicant {
+                validated(row, items, resources, &rules)?;
+            }
+            Ok(None)
+        },
+    )
     .await
     .map(|_| ())
 }
@@ -490,13 +540,23 @@ pub async fn answer(
     calendar: &WorkCalendar,
 ) -> Result<()> {
     let rules = settings.rules;
-    let action = Action::Answer { reply: reply.to_string() };
-    transition(store, caller, id, action, settings, calendar, |row, items, resources| {
-        if app_caller(caller, row).applicant {
-            validated(row, items, resources, &rules)?;
-        }
-        Ok(None)
-    })
+    let action = Action::Answer {
+        reply: reply.to_string(),
+    };
+    transition(
+        store,
+        caller,
+        id,
+        action,
+        settings,
+        calendar,
+        |row, items, resources| {
+            if app_caller(caller, row).applicant {
+                validated(row, items, resources, &rules)?;
+            }
+            Ok(None)
+        },
+    )
     .await
     .map(|_| ())
 }
@@ -532,15 +592,23 @@ pub async fn approve(
     let rules = settings.rules;
     // The role comes first: an outsider's scope is not worth checking.
     let placeholder = Action::ProviderReject { reason: String::new() };
-    transition(store, caller, id, placeholder, settings, calendar, |row, items, resources| {
-        let c = app_caller(caller, row);
-        if !(c.provider_reviewer || c.provider_manager) || c.applicant {
-            return Err(DomainError::Forbidden.into());
-        }
-        let app = validated(row, items, resources, &rules)?;
-        let scope = scope.validate(&app, &refs(resources), today())?;
-        Ok(Some(Action::Approve { scope }))
-    })
+    transition(
+        store,
+        caller,
+        id,
+        placeholder,
+        settings,
+        calendar,
+        |row, items, resources| {
+            let c = app_caller(caller, row);
+            if !(c.provider_reviewer || c.provider_manager) || c.applicant {
+                return Err(DomainError::Forbidden.into());
+            }
+            let app = validated(row, items, resources, &rules)?;
+            let scope = scope.validate(&app, &refs(resources), today())?;
+            Ok(Some(Action::Approve { scope }))
+        },
+    )
     .await
 }
 
@@ -561,9 +629,21 @@ pub async fn auto_relay_due(store: &Store, settings: &AccessSettings, calendar: 
     let system = system_caller("relay");
     let mut n = 0;
     for row in waiting {
-        let started = row.stage_started_at.map(Date::from_unix_millis_cst).unwrap_or_else(today);
+        let started = row
+            .stage_started_at
+            .map(Date::from_unix_millis_cst)
+            .unwrap_or_else(today);
         if settings.rules.auto_relay_due(started, today(), calendar) {
-            transition(store, &system, row.id, Action::AutoRelay, settings, calendar, |_, _, _| Ok(None)).await?;
+            transition(
+                store,
+                &system,
+                row.id,
+                Action::AutoRelay,
+                settings,
+                calendar,
+                |_, _, _| Ok(None),
+            )
+            .await?;
             n += 1;
         }
     }
@@ -613,7 +693,17 @@ pub async fn accept_terms(store: &Store, caller: &Caller, resource_id: i64, acce
             }
         }
     }
-    event(&mut tx, caller, id, "accept_terms", ApplicationState::Draft, t.to, None, None).await?;
+    event(
+        &mut tx,
+        caller,
+        id,
+        "accept_terms",
+        ApplicationState::Draft,
+        t.to,
+        None,
+        None,
+    )
+    .await?;
     let mut e = caller.audit("grant.accept_terms", "grant", grant_id);
     e.after = Some(json!({"resource_id": resource_id, "application_id": id}));
     tx.audit(e).await?;
@@ -666,11 +756,13 @@ pub async fn grant_for(store: &Store, caller: &Caller, resource_id: i64, method:
             let grant = grant_of(g);
             grant.is_usable(today) && grant.allows(method)
         })
-        .ok_or_else(|| DomainError::Conflict {
-            code: "grant_required",
-            field: None,
-        }
-        .into())
+        .ok_or_else(|| {
+            DomainError::Conflict {
+                code: "grant_required",
+                field: None,
+            }
+            .into()
+        })
 }
 
 /// 撤销授权 — by the administration institution or the resource's provider, with a reason the
@@ -696,7 +788,15 @@ pub async fn revoke_grant(store: &Store, caller: &Caller, grant_id: i64, reason:
     let t = application::apply_grant(&grant_of(&row), &action, c, today())?;
     tx.set_grant_state(grant_id, t.to.as_str(), Some(reason.trim())).await?;
     tx.revoke_app_keys(grant_id).await?;
-    grant_notices(store, &mut tx, &row, resource.provider_org_id, &t.effects, Some(reason.trim())).await?;
+    grant_notices(
+        store,
+        &mut tx,
+        &row,
+        resource.provider_org_id,
+        &t.effects,
+        Some(reason.trim()),
+    )
+    .await?;
     let mut e = caller.audit("grant.revoke", "grant", grant_id);
     e.after = Some(json!({"state": t.to.as_str(), "reason": reason.trim()}));
     tx.audit(e).await?;
@@ -746,15 +846,26 @@ pub async fn expire_grants(store: &Store) -> Result<usize> {
     let system = system_caller("expiry");
     for row in &past {
         let mut tx = store.begin().await?;
-        let Some(current) = tx.grant_for_update(row.id).await? else { continue };
-        let t = match application::apply_grant(&grant_of(&current), &GrantAction::Expire, application::Caller::system(), today) {
+        let Some(current) = tx.grant_for_update(row.id).await? else {
+            continue;
+        };
+        let t = match application::apply_grant(
+            &grant_of(&current),
+            &GrantAction::Expire,
+            application::Caller::system(),
+            today,
+        ) {
             Ok(t) => t,
             // Revoked or changed meanwhile: nothing to do.
             Err(_) => continue,
         };
         tx.set_grant_state(row.id, t.to.as_str(), None).await?;
         tx.revoke_app_keys(row.id).await?;
-        let provider = store.resource(row.resource_id).await?.map(|r| r.provider_org_id).unwrap_or(0);
+        let provider = store
+            .resource(row.resource_id)
+            .await?
+            .map(|r| r.provider_org_id)
+            .unwrap_or(0);
         grant_notices(store, &mut tx, &current, provider, &t.effects, None).await?;
         tx.audit(system.audit("grant.expire", "grant", row.id)).await?;
         tx.commit().await?;
@@ -815,7 +926,10 @@ pub async fn grant_for_key(store: &Store, key: &str) -> Result<GrantRow> {
     if !key.starts_with("pak_") || key.len() > 100 {
         return Err(unauthenticated());
     }
-    let row = store.grant_by_app_key(&key_hash(key)).await?.ok_or_else(unauthenticated)?;
+    let row = store
+        .grant_by_app_key(&key_hash(key))
+        .await?
+        .ok_or_else(unauthenticated)?;
     if !grant_of(&row).is_usable(today()) {
         return Err(DomainError::Unauthenticated {
             reason: "app_key_expired",
@@ -912,7 +1026,9 @@ pub async fn queue(store: &Store, caller: &Caller, calendar: &WorkCalendar) -> R
                 (true, Some(d)) => calendar.working_days_between(d, today),
                 _ => 0,
             };
-            let stage = ApplicationState::parse(&row.state).and_then(|s| s.stage()).map(Stage::as_str);
+            let stage = ApplicationState::parse(&row.state)
+                .and_then(|s| s.stage())
+                .map(Stage::as_str);
             QueueEntry {
                 row,
                 stage,

@@ -72,7 +72,14 @@ pub async fn datastore(store: &Store, caller: &Caller, dist_id: i64, query: &Dat
     if !is_datastore_active(&p, &dist) {
         return Err(DomainError::NotFound { what: "datastore" }.into());
     }
-    let result = crate::data_api::rows(store, caller, p.resource.row.id, query, crate::data_api::Credential::Caller).await?;
+    let result = crate::data_api::rows(
+        store,
+        caller,
+        p.resource.row.id,
+        query,
+        crate::data_api::Credential::Caller,
+    )
+    .await?;
     let table = dist.datastore_table.as_deref().unwrap_or_default();
     let columns = store
         .datastore_columns(table)

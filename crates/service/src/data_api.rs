@@ -20,7 +20,12 @@ pub enum Credential<'a> {
 
 /// What the caller may read of a resource through the API: everything (the provider's and the
 /// administration institution's staff), or what a grant allows.
-async fn api_access(store: &Store, caller: &Caller, resource_id: i64, cred: Credential<'_>) -> Result<Option<GrantRow>> {
+async fn api_access(
+    store: &Store,
+    caller: &Caller,
+    resource_id: i64,
+    cred: Credential<'_>,
+) -> Result<Option<GrantRow>> {
     if let Credential::AppKey(key) = cred {
         let grant = access::grant_for_key(store, key).await?;
         if grant.resource_id != resource_id {

@@ -1,13 +1,13 @@
 //! Downloads (数据获取) of a resource's loaded data as files.
 //! Only the datastore table — the checked, masked copy — ever leaves; never the uploaded file.
 
+use pubdata_core::application::AccessMethod;
 use pubdata_core::metadata::OpenType;
+use pubdata_core::user::Role;
 use pubdata_core::DomainError;
 use pubdata_store::datastore::DatastoreColumn;
 use pubdata_store::datastore::{DatastoreQuery, Filter, Op};
 use pubdata_store::export::DatastoreCursor;
-use pubdata_core::application::AccessMethod;
-use pubdata_core::user::Role;
 use pubdata_store::{DistributionRow, FileStore, GrantRow, StoredFile};
 
 use crate::access;

@@ -72,6 +72,21 @@ pub struct MailSettings {
     pub timeout: Duration,
 }
 
+/// Shows everything but the password.
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("from", &self.from)
+            .field("portal_url", &self.portal_url)
+            .finish_non_exhaustive()
+    }
+}
+
 impl MailSettings {
     pub fn new(host: impl Into<String>, from: impl Into<String>, portal_url: impl Into<String>) -> Self {
         MailSettings {

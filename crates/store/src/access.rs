@@ -459,6 +459,21 @@ impl Tx {
         .await?)
     }
 
+    /// Moves a grant's validity window (`None` keeps a bound as it is).
+    pub async fn set_grant_window(&mut self, id: i64, from: Option<&str>, to: Option<&str>) -> Result<()> {
+        sqlx::query(
+            "UPDATE grants SET valid_from = COALESCE($1, valid_from), valid_to = COALESCE($2, valid_to), \
+             updated_at = $3 WHERE id = $4",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(now_ms())
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
     /// Stops every AppKey of the grant (revoked or expired grants).
     pub async fn revoke_app_keys(&mut self, grant_id: i64) -> Result<()> {
         sqlx::query("UPDATE app_keys SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL")

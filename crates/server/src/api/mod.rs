@@ -3,6 +3,7 @@
 //! The OpenAPI 3.1 document is generated from these handlers and types.
 
 mod accounts;
+mod applications;
 mod notices;
 mod regions;
 mod resources;
@@ -64,6 +65,17 @@ pub fn routes() -> Router<AppState> {
         .route("/notices", get(notices::list))
         .route("/notices/{id}/read", post(notices::read))
         .route("/search", get(search::search))
+        .route("/applications", get(applications::list).post(applications::create))
+        .route("/applications/{id}", get(applications::get).put(applications::update))
+        .route("/applications/{id}/submit", post(applications::submit))
+        .route("/applications/{id}/withdraw", post(applications::withdraw))
+        .route("/applications/{id}/answer", post(applications::answer))
+        .route("/applications/{id}/decision", post(applications::decide))
+        .route("/application-queue", get(applications::queue))
+        .route("/resources/{id}/accept-terms", post(applications::accept_terms))
+        .route("/grants", get(applications::grants))
+        .route("/grants/{id}/app-key", post(applications::app_key))
+        .route("/grants/{id}/revoke", post(applications::revoke))
         .route("/regions", get(regions::list))
         .route("/regions/{code}", get(regions::path))
         .fallback(api_not_found)
@@ -155,7 +167,10 @@ impl Modify for Security {
         resources::list, resources::create, resources::get, resources::update, resources::delete, resources::submit,
         resources::decide, resources::withdraw, resources::distributions, resources::add_api, resources::upload,
         resources::review_queue, resources::get_distribution, resources::set_privacy, resources::rows, resources::create_plan, resources::get_plan, resources::add_item, resources::cancel_item,
-        search::search
+        search::search, applications::list, applications::create, applications::get, applications::update,
+        applications::submit, applications::withdraw, applications::answer, applications::decide,
+        applications::queue, applications::accept_terms, applications::grants, applications::app_key,
+        applications::revoke
     ),
     components(schemas(ErrorBody)),
     security(("token" = [])),

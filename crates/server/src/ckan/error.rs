@@ -103,6 +103,16 @@ impl From<DomainError> for CkanError {
                 "log in, or send an API token in the Authorization header, to read data rows".into(),
             ),
             DomainError::Forbidden => CkanError::Authorization("you may not read this".into()),
+            DomainError::Conflict {
+                code: "terms_required", ..
+            } => CkanError::Authorization(
+                "accept the resource's usage terms first (on its page, or POST /api/v1/resources/{id}/accept-terms)"
+                    .into(),
+            ),
+            DomainError::Conflict {
+                code: "grant_required" | "api_not_granted",
+                ..
+            } => CkanError::Authorization("this data is open on conditions: apply for it and use your grant".into()),
             DomainError::Validation(fields) => {
                 let mut out: Vec<(String, Vec<String>)> = Vec::new();
                 for f in &fields {

@@ -6,11 +6,12 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
-use pubdata_core::metadata::DomainList;
+use pubdata_core::metadata::{DomainList, OpenType};
 use pubdata_core::org::OrgKind;
 use pubdata_core::DomainError;
 use pubdata_search::{Facet, Sort};
-use pubdata_service::{published, resources};
+use pubdata_service::published::{self, Published};
+use pubdata_service::{resources, StoreError};
 use pubdata_store::DistributionRow;
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -402,28 +403,92 @@ pub async fn moved(Path(code): Path<String>) -> Response {
 /// data package.
 pub async fn dataset(State(app): State<AppState>, ctx: Ctx, Path(name): Path<String>) -> AppResult<Response> {
     let p = published::by_name(&app.store, &name).await?;
+    let page = dataset_values(&app, &ctx, &p).await?;
+    Ok(render(&app, &ctx, "dataset.html", page)?.into_response())
+}
+
+/// What the dataset page shows; also re-shown after the usage terms are accepted.
+pub(super) async fn dataset_values(app: &AppState, ctx: &Ctx, p: &Published) -> AppResult<minijinja::Value> {
     let name = p.name();
     // Every version, for the history; only data that finished loading is offered.
-    let versions: Vec<DistView> = dist_views(&app, ctx.lang, p.resource.row.id)
+    let versions: Vec<DistView> = dist_views(app, ctx.lang, p.resource.row.id)
         .await?
         .into_iter()
         .filter(|d| matches!(d.state(), "ready" | "superseded"))
         .collect();
     let dists: Vec<&DistView> = versions.iter().filter(|d| d.state() == "ready").collect();
     let current = dists.iter().find(|d| d.row.kind == "file");
-    let preview = pubdata_service::data_api::preview(&app.store, &p, PREVIEW_ROWS).await?;
+    let preview = pubdata_service::data_api::preview(&app.store, p, PREVIEW_ROWS).await?;
+    let access = data_access(app, ctx, p).await?;
+    let apply_href = if ctx.user.is_some() {
+        format!("/apply/{name}")
+    } else {
+        format!("/login?next=%2Fapply%2F{}", urlencode(&name))
+    };
+    Ok(context! {
+        r => p.resource.row, meta => p.resource.meta, name => name, provider_key => p.provider_key(),
+        dists => dists, versions => versions, formats => p.formats(), row_count => p.row_count(),
+        quality => current.and_then(|d| d.report.as_ref()), preview => preview,
+        downloads_open => access.way == "open", access => access.way, grant => access.grant,
+        pending => access.pending.map(|(id, state)| context! { id, state }), apply_href => apply_href, base => public_base(app),
+    })
+}
+
+/// How the caller may get a resource's data now.
+struct DataAccess {
+    /// `open` (download now), `login`, `terms` (accept the usage terms first), `apply` (a grant
+    /// is needed), or `consumers_only` (the caller cannot apply: staff of another department).
+    way: &'static str,
+    /// The caller's usable grant, when they hold one.
+    grant: Option<minijinja::Value>,
+    /// The caller's application for it still under way: `(id, state)`.
+    pending: Option<(i64, String)>,
+}
+
+async fn data_access(app: &AppState, ctx: &Ctx, p: &Published) -> AppResult<DataAccess> {
     let policy = pubdata_service::download::DownloadPolicy {
         open_downloads: app.config.open_downloads,
     };
-    let downloads_open =
-        pubdata_service::download::may_download(&ctx.caller, p.resource.meta.open_type, policy).is_ok();
-    let page = context! {
-        r => p.resource.row, meta => p.resource.meta, name => name, provider_key => p.provider_key(),
-        dists => dists, versions => versions, formats => p.formats(), row_count => p.row_count(),
-        quality => current.and_then(|d| d.report.as_ref()), preview => preview, downloads_open => downloads_open,
-        base => public_base(&app),
+    let consumer = pubdata_core::application::may_apply(&ctx.caller.actor).is_ok();
+    let way = match pubdata_service::download::authorize(&app.store, &ctx.caller, policy, p).await {
+        Ok(_) => "open",
+        Err(StoreError::Domain(DomainError::Unauthenticated { .. })) => "login",
+        Err(StoreError::Domain(DomainError::Conflict { .. })) if !consumer => "consumers_only",
+        Err(StoreError::Domain(DomainError::Conflict {
+            code: "terms_required", ..
+        })) => "terms",
+        Err(StoreError::Domain(DomainError::Conflict { .. })) => "apply",
+        Err(e) => return Err(e.into()),
     };
-    Ok(render(&app, &ctx, "dataset.html", page)?.into_response())
+    let (mut grant, mut pending) = (None, None);
+    if let (Some(user), true) = (ctx.caller.actor.user_id, consumer) {
+        let id = p.resource.row.id;
+        grant = pubdata_service::access::usable_grant(&app.store, user, id)
+            .await?
+            .map(|g| {
+                let filters = pubdata_service::access::grant_of(&g).filters;
+                context! { filters => filters, ..minijinja::Value::from_serialize(&g) }
+            });
+        if grant.is_none() && p.resource.meta.open_type == OpenType::Conditional {
+            pending = pending_application(app, ctx, id).await?;
+        }
+    }
+    Ok(DataAccess { way, grant, pending })
+}
+
+/// The caller's application for the resource that is still under way, if any.
+async fn pending_application(app: &AppState, ctx: &Ctx, resource_id: i64) -> AppResult<Option<(i64, String)>> {
+    for row in pubdata_service::access::mine(&app.store, &ctx.caller).await? {
+        let final_state = pubdata_core::application::ApplicationState::parse(&row.state).is_none_or(|s| s.is_final());
+        if row.kind != "conditional" || final_state {
+            continue;
+        }
+        let items = app.store.application_items(row.id).await?;
+        if items.iter().any(|i| i.resource_id == resource_id) {
+            return Ok(Some((row.id, row.state)));
+        }
+    }
+    Ok(None)
 }
 
 /// Rows shown in a dataset page's preview.

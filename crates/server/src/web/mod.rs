@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod application;
 mod auth;
 pub(crate) mod catalogue;
 mod inbox;
@@ -59,6 +60,18 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("catalogue.html", include_str!("../../templates/catalogue.html")),
     ("providers.html", include_str!("../../templates/providers.html")),
     ("dataset.html", include_str!("../../templates/dataset.html")),
+    (
+        "application_parts.html",
+        include_str!("../../templates/application_parts.html"),
+    ),
+    ("apply.html", include_str!("../../templates/apply.html")),
+    ("my.html", include_str!("../../templates/my.html")),
+    (
+        "my_application.html",
+        include_str!("../../templates/my_application.html"),
+    ),
+    ("applications.html", include_str!("../../templates/applications.html")),
+    ("application.html", include_str!("../../templates/application.html")),
 ];
 
 const STYLE: &str = include_str!("../../static/style.css");
@@ -168,6 +181,18 @@ pub fn routes() -> Router<AppState> {
         .route("/provider/resources/{id}/upload", post(provider::upload))
         .route("/review", get(review::queue))
         .route("/review/{id}", get(review::page).post(review::decide))
+        .route("/dataset/{name}/accept", post(application::accept_terms))
+        .route("/apply/{name}", get(application::apply_page).post(application::apply))
+        .route("/my", get(application::my_page))
+        .route("/my/grants/{id}/key", post(application::rotate_key))
+        .route(
+            "/my/applications/{id}",
+            get(application::my_application).post(application::save_application),
+        )
+        .route("/my/applications/{id}/withdraw", post(application::withdraw))
+        .route("/applications", get(application::queue))
+        .route("/applications/{id}", get(application::staff_page))
+        .route("/applications/{id}/decision", post(application::decide))
         .fallback(not_found)
 }
 
@@ -202,18 +227,22 @@ fn nav(ctx: &Ctx) -> Vec<NavItem> {
         items.extend([("login", "/login"), ("register", "/register")]);
     } else {
         items.extend([("account", "/account"), ("inbox", "/inbox")]);
-        let work_pages = [
-            (Action::UseProviderWorkspace, ("workspace", "/provider")),
-            (Action::ReviewResources, ("review", "/review")),
-            (Action::ListOrgs, ("orgs", "/admin/orgs")),
-            (Action::ListUsers, ("users", "/admin/users")),
-            (Action::ViewAudit, ("audit", "/admin/audit")),
-        ];
-        for (action, item) in work_pages {
-            if can(actor, action, Target::Platform) {
-                items.push(item);
-            }
+        if pubdata_core::application::may_apply(actor).is_ok() {
+            items.push(("my", "/my"));
         }
+        let platform = |action| can(actor, action, Target::Platform);
+        let work_pages = [
+            (platform(Action::UseProviderWorkspace), ("workspace", "/provider")),
+            (platform(Action::ReviewResources), ("review", "/review")),
+            (
+                application::reviews_applications(actor),
+                ("applications", "/applications"),
+            ),
+            (platform(Action::ListOrgs), ("orgs", "/admin/orgs")),
+            (platform(Action::ListUsers), ("users", "/admin/users")),
+            (platform(Action::ViewAudit), ("audit", "/admin/audit")),
+        ];
+        items.extend(work_pages.into_iter().filter(|(shown, _)| *shown).map(|(_, item)| item));
     }
     items
         .into_iter()
