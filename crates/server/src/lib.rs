@@ -165,6 +165,18 @@ pub async fn serve(state: AppState, addr: &str) -> anyhow::Result<()> {
             pubdata_service::ingest_job::handler(state.files.clone(), secret),
         );
     tokio::spawn(worker.run());
+    // Grant expiry, automatic relay, reminders and escalation, every ten minutes.
+    {
+        let (store, access, calendar) = (state.store.clone(), state.access.clone(), state.calendar.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = pubdata_service::access::housekeeping(&store, &access, &calendar).await {
+                    tracing::warn!("application housekeeping failed: {e}");
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+            }
+        });
+    }
     // Each node keeps its own index and follows the change log other nodes write to.
     tokio::spawn(
         state

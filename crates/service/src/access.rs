@@ -1060,3 +1060,106 @@ pub fn notice_kinds() -> [NoticeKind; 11] {
 pub async fn resource_for_application(store: &Store, name: &str) -> Result<published::Published> {
     published::by_name(store, name).await
 }
+
+/// Reminders and escalation: the day before a stage's deadline its reviewers are reminded, and
+/// once it has passed the administration institution's managers are told it is overdue. Each
+/// is sent once per stage (recorded in the application's history). Returns how many were sent.
+pub async fn remind(store: &Store) -> Result<usize> {
+    let today = today();
+    let states = [
+        ApplicationState::PreReview.as_str(),
+        ApplicationState::ProviderReview.as_str(),
+        ApplicationState::ProviderRejected.as_str(),
+    ];
+    let waiting = store
+        .list_applications(&ApplicationFilter {
+            states: &states,
+            limit: 1000,
+            ..Default::default()
+        })
+        .await?;
+    let system = system_caller("reminder");
+    let mut sent = 0;
+    for row in waiting {
+        let Some(due) = row.stage_due.as_deref().and_then(Date::parse) else {
+            continue;
+        };
+        let state = parse_state(&row)?;
+        let (action, kind, to) = if today > due {
+            ("overdue", "application_overdue", Recipient::Admins)
+        } else if today.add_days(1) >= due {
+            let to = if state == ApplicationState::ProviderReview {
+                Recipient::ProviderReviewers
+            } else {
+                Recipient::Admins
+            };
+            ("reminder", "application_due_soon", to)
+        } else {
+            continue;
+        };
+        // Once per stage: a reminder or flag after the stage began is not repeated.
+        let events = store.application_events(row.id).await?;
+        let stage_began = events
+            .iter()
+            .rev()
+            .find(|e| e.to_state == row.state && e.from_state != row.state);
+        let already = events
+            .iter()
+            .any(|e| e.action == action && stage_began.is_none_or(|b| e.id > b.id));
+        if already {
+            continue;
+        }
+        let users = match (action, to) {
+            // Escalation goes to the managers, who can reassign the work.
+            ("overdue", _) => store.users_with_role(Role::AdminManager, None).await?,
+            (_, to) => recipients(store, &row, to).await?,
+        };
+        let mut tx = store.begin().await?;
+        let title = store
+            .application_items(row.id)
+            .await?
+            .first()
+            .map(|i| i.resource_title.clone())
+            .unwrap_or_default();
+        let notice = Notice::new(kind)
+            .param("title", title.as_str())
+            .param("id", row.id)
+            .param("due", due.to_string())
+            .link(format!("/applications/{}", row.id));
+        for u in users {
+            notices::send(&mut tx, u, &notice).await?;
+        }
+        tx.insert_application_event(&NewApplicationEvent {
+            application_id: row.id,
+            action,
+            actor_id: None,
+            actor: &system.label,
+            from_state: state.as_str(),
+            to_state: state.as_str(),
+            due: Some(&due.to_string()),
+            ..Default::default()
+        })
+        .await?;
+        tx.audit(system.audit(
+            if action == "overdue" {
+                "application.overdue"
+            } else {
+                "application.reminder"
+            },
+            "application",
+            row.id,
+        ))
+        .await?;
+        tx.commit().await?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+/// The periodic work of the application process: expiry, automatic relay, reminders.
+pub async fn housekeeping(store: &Store, settings: &AccessSettings, calendar: &WorkCalendar) -> Result<()> {
+    expire_grants(store).await?;
+    auto_relay_due(store, settings, calendar).await?;
+    remind(store).await?;
+    Ok(())
+}
