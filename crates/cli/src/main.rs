@@ -3,6 +3,7 @@
 
 mod demo;
 mod ingest;
+mod trace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,6 +70,19 @@ enum Command {
     /// The region table (行政区划).
     #[command(subcommand)]
     Regions(RegionsCommand),
+    /// Name the grant a leaked copy of conditional data came from (its download's watermark).
+    /// Exits 0 when a grant is named, 3 when no grant matches decisively.
+    Trace {
+        /// The leaked file: CSV (any encoding) or XLSX, possibly re-saved, sampled or with
+        /// columns dropped.
+        file: PathBuf,
+        /// The resource's code (or public name).
+        #[arg(long)]
+        resource: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Rebuild this node's search index from the database (`data_dir/search`). Safe at any
     /// time: searches keep the old index until the new one is committed.
     Reindex,
@@ -327,6 +341,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ));
             }
             load_regions(&store, &dir).await?;
+        }
+        Command::Trace { file, resource, json } => {
+            let store = open_store(&config).await?;
+            if !trace::run(&store, &config, &file, &resource, json).await? {
+                return Ok(ExitCode::from(3));
+            }
         }
         Command::Reindex => {
             let store = open_store(&config).await?;

@@ -45,13 +45,15 @@ const ADMIN_MANAGER_NAV: &[&str] = &[
     "account",
     "inbox",
     "review",
+    "applications",
     "orgs",
     "users",
     "audit",
 ];
-const REVIEWER_NAV: &[&str] = &["home", "catalogue", "account", "inbox", "review"];
-const PROVIDER_NAV: &[&str] = &["home", "catalogue", "account", "inbox", "workspace"];
-const USER_NAV: &[&str] = &["home", "catalogue", "account", "inbox"];
+const REVIEWER_NAV: &[&str] = &["home", "catalogue", "account", "inbox", "review", "applications"];
+const PROVIDER_NAV: &[&str] = &["home", "catalogue", "account", "inbox", "workspace", "applications"];
+const EDITOR_NAV: &[&str] = &["home", "catalogue", "account", "inbox", "workspace"];
+const USER_NAV: &[&str] = &["home", "catalogue", "account", "inbox", "my"];
 const GUEST_NAV: &[&str] = &["home", "catalogue", "login", "register"];
 
 const ROLES: &[RoleCase] = &[
@@ -77,7 +79,7 @@ const ROLES: &[RoleCase] = &[
     },
     RoleCase {
         login: "prov.editor",
-        navs: PROVIDER_NAV,
+        navs: EDITOR_NAV,
         role_key: "provider_editor",
     },
     RoleCase {

@@ -42,6 +42,8 @@ pub struct AppState {
     pub catalogue: pubdata_service::catalogue::Catalogue,
     /// Rules of the application process (maximum period of use, deadlines, automatic relay).
     pub access: Arc<pubdata_service::access::AccessSettings>,
+    /// Keys each conditional grant's download row order (the traceable watermark).
+    pub watermark: Arc<pubdata_ingest::watermark::WatermarkSecret>,
     /// Requests per minute per AppKey on the data API.
     app_key_limit: Arc<ratelimit::RateLimit>,
     metrics: Arc<metrics::Metrics>,
@@ -59,6 +61,7 @@ impl AppState {
             files,
             catalogue: pubdata_service::catalogue::Catalogue::new(search.clone()),
             access: Arc::new(config.access()),
+            watermark: Arc::new(watermark_secret(&config.data_dir)?),
             app_key_limit: Arc::new(ratelimit::RateLimit::new(config.app_key_rate_per_minute)),
             search,
             calendar: Arc::new(calendar(&config)?),
@@ -187,6 +190,17 @@ pub async fn serve(state: AppState, addr: &str) -> anyhow::Result<()> {
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     Ok(())
+}
+
+/// The watermark key, derived from the deployment's secret (every node derives the same).
+pub fn watermark_secret(data_dir: &std::path::Path) -> anyhow::Result<pubdata_ingest::watermark::WatermarkSecret> {
+    use sha2::{Digest, Sha256};
+    let key = mask_secret(data_dir)?;
+    let derived = Sha256::new()
+        .chain_update(b"pubdata watermark v1\0")
+        .chain_update(&key)
+        .finalize();
+    Ok(pubdata_ingest::watermark::WatermarkSecret(derived.to_vec()))
 }
 
 /// The secret for hash masking (脱敏): kept in `data_dir/mask.key`, made on first start.

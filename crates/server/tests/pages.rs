@@ -107,7 +107,10 @@ async fn navigation_shows_each_role_exactly_its_pages() {
     register(&mut app, "li.na", "李娜").await;
     let mut consumer = browser(&app);
     assert_eq!(consumer.login("li.na", PASSWORD).await.status, StatusCode::SEE_OTHER);
-    assert_eq!(consumer.get("/").await.nav(), ["home", "catalogue", "account", "inbox"]);
+    assert_eq!(
+        consumer.get("/").await.nav(),
+        ["home", "catalogue", "account", "inbox", "my"]
+    );
 
     app.sysadmin("root").await;
     let mut root = browser(&app);

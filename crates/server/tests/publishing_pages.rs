@@ -416,7 +416,10 @@ async fn a_resource_goes_from_plan_through_review_to_the_catalogue() {
     let mut reviewer = logged_in(&app, "li.shen").await;
     let r = reviewer.get("/review").await;
     assert_page("/review", &r);
-    assert_eq!(r.nav(), ["home", "catalogue", "account", "inbox", "review"]);
+    assert_eq!(
+        r.nav(),
+        ["home", "catalogue", "account", "inbox", "review", "applications"]
+    );
     assert!(r.body.contains("四川省乡镇街道") && r.body.contains(&due), "{}", r.body);
     assert!(r.body.contains("四川省交通运输厅") && r.body.contains("未逾期"));
     let review_path = format!("/review/{id}");
@@ -819,7 +822,10 @@ async fn each_role_sees_only_its_pages() {
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
         assert!(r.body.contains("您没有执行此操作的权限"), "{path}");
     }
-    assert_eq!(consumer.get("/").await.nav(), ["home", "catalogue", "account", "inbox"]);
+    assert_eq!(
+        consumer.get("/").await.nav(),
+        ["home", "catalogue", "account", "inbox", "my"]
+    );
 
     // An editor of another department does not see the draft, nor review.
     let mut outsider = logged_in(&app, "sun.bian").await;

@@ -31,7 +31,7 @@ async fn story(mut app: TestApp) {
     let account = app.get("/account").await;
     assert_eq!(account.status, StatusCode::OK);
     assert!(account.body.contains("data-user=\"li.na\""));
-    assert_eq!(account.nav(), ["home", "catalogue", "account", "inbox"]);
+    assert_eq!(account.nav(), ["home", "catalogue", "account", "inbox", "my"]);
 
     // An API token is made in the UI, shown once, and works for the API.
     let r = app.post_form("/account/tokens", &[("name", "nightly sync")]).await;
@@ -158,6 +158,7 @@ async fn story(mut app: TestApp) {
             "inbox",
             "workspace",
             "review",
+            "applications",
             "orgs",
             "users",
             "audit"

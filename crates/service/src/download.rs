@@ -10,6 +10,8 @@ use pubdata_store::datastore::{DatastoreQuery, Filter, Op};
 use pubdata_store::export::DatastoreCursor;
 use pubdata_store::{DistributionRow, FileStore, GrantRow, StoredFile};
 
+use pubdata_ingest::watermark::{Candidate, OriginalTable, Permuter, TraceReport, WatermarkSecret};
+
 use crate::access;
 
 use crate::published::{self, Published};
@@ -137,6 +139,8 @@ pub struct CsvRows {
     store: Store,
     rows: Rows,
     header_done: bool,
+    /// A conditional grant's watermark: its own row order within each block.
+    permuter: Option<Permuter<Vec<Option<String>>>>,
 }
 
 enum Rows {
@@ -166,10 +170,16 @@ fn grant_filters(grant: &GrantRow) -> Vec<Filter> {
 
 impl CsvRows {
     pub async fn open(store: &Store, d: &DistributionRow) -> Result<CsvRows> {
-        Self::open_for(store, d, None).await
+        Self::open_for(store, d, None, None).await
     }
 
-    pub async fn open_for(store: &Store, d: &DistributionRow, grant: Option<&GrantRow>) -> Result<CsvRows> {
+    /// Under a grant that narrows fields or rows; `watermark` keys the row order to the grant.
+    pub async fn open_for(
+        store: &Store,
+        d: &DistributionRow,
+        grant: Option<&GrantRow>,
+        watermark: Option<&WatermarkSecret>,
+    ) -> Result<CsvRows> {
         let table = d.datastore_table.as_deref().ok_or_else(no_data)?;
         let rows = match grant.filter(|g| !g.fields.is_empty() || g.row_filter.is_some()) {
             None => Rows::All(store.datastore_cursor(table).await?.ok_or_else(no_data)?),
@@ -196,10 +206,17 @@ impl CsvRows {
                 }
             }
         };
+        let permuter = match (grant, watermark) {
+            (Some(g), Some(secret)) if matches!(rows, Rows::Granted { .. }) => {
+                Some(Permuter::new(secret, &g.id.to_string()))
+            }
+            _ => None,
+        };
         Ok(CsvRows {
             store: store.clone(),
             rows,
             header_done: false,
+            permuter,
         })
     }
 
@@ -207,13 +224,14 @@ impl CsvRows {
     /// rows at a time; `None` at the end. UTF-8 without a byte-order mark, CRLF line ends,
     /// quotes only where needed, NULL as an empty cell.
     pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
-        let (header, rows): (Vec<String>, Vec<Vec<Option<String>>>) = match &mut self.rows {
+        let (header, mut rows, last): (Vec<String>, Vec<Vec<Option<String>>>, bool) = match &mut self.rows {
             Rows::All(cursor) => {
                 if self.header_done && cursor.is_done() {
                     return Ok(None);
                 }
                 let rows = self.store.datastore_next(cursor, CHUNK_ROWS).await?;
-                (cursor.columns().iter().map(|c| c.name.clone()).collect(), rows)
+                let last = cursor.is_done();
+                (cursor.columns().iter().map(|c| c.name.clone()).collect(), rows, last)
             }
             Rows::Granted {
                 table,
@@ -229,9 +247,19 @@ impl CsvRows {
                     Some(after) if page.rows.len() as u64 == query.limit => query.after = Some(after),
                     _ => *done = true,
                 }
-                (header.clone(), page.rows)
+                (header.clone(), page.rows, *done)
             }
         };
+        if let Some(p) = &mut self.permuter {
+            let mut out = Vec::with_capacity(rows.len() + 256);
+            for row in rows {
+                p.push(row, &mut out);
+            }
+            if last {
+                p.finish(&mut out);
+            }
+            rows = out;
+        }
         let mut out = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
             .from_writer(Vec::with_capacity(rows.len() * 64 + 256));
@@ -308,6 +336,7 @@ pub async fn open(
     store: &Store,
     caller: &Caller,
     policy: DownloadPolicy,
+    watermark: &WatermarkSecret,
     name: &str,
     dist_id: i64,
 ) -> Result<Download> {
@@ -328,7 +357,7 @@ pub async fn open(
             sha256: sha256.clone(),
             size: size.max(0) as u64,
         },
-        _ => Source::Live(CsvRows::open_for(store, &dist, access.grant.as_ref()).await?),
+        _ => Source::Live(CsvRows::open_for(store, &dist, access.grant.as_ref(), Some(watermark)).await?),
     };
     Ok(Download {
         published,
@@ -362,4 +391,51 @@ pub async fn record(store: &Store, caller: &Caller, d: &Download, bytes: u64) ->
     )
     .await?;
     tx.commit().await
+}
+
+/// 溯源 — which of a resource's conditional grants a leaked copy came from, read back from the
+/// row order each grant's downloads were given. `leaked` is the file as found (CSV in any
+/// encoding, or XLSX); `filename` tells its format.
+pub async fn trace(
+    store: &Store,
+    secret: &WatermarkSecret,
+    resource: &str,
+    leaked: impl std::io::Read,
+    filename: &str,
+) -> Result<TraceReport> {
+    let p = published::by_name(store, resource).await?;
+    let table = crate::ingest::current_file(&p.dists)
+        .and_then(|d| d.datastore_table.clone())
+        .ok_or_else(no_data)?;
+    let mut cursor = store.datastore_cursor(&table).await?.ok_or_else(no_data)?;
+    let mut original = OriginalTable::new(cursor.columns().iter().map(|c| c.name.clone()).collect());
+    while !cursor.is_done() {
+        for row in store.datastore_next(&mut cursor, CHUNK_ROWS).await? {
+            original
+                .push_row(row.iter().map(|v| v.as_deref()))
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+        }
+    }
+    let candidates: Vec<Candidate> = store
+        .list_grants(None, Some(p.resource.row.id))
+        .await?
+        .into_iter()
+        // Only conditional grants' downloads are watermarked.
+        .filter(|g| !g.fields.is_empty())
+        .map(|g| Candidate {
+            grant_id: g.id.to_string(),
+            consumer: format!("{} (user {})", g.consumer_name, g.consumer_id),
+            date: format!("{} – {}", g.valid_from, g.valid_to),
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Err(DomainError::NotFound { what: "grant" }.into());
+    }
+    pubdata_ingest::watermark::trace(leaked, filename, &original, &candidates, secret).map_err(|e| {
+        StoreError::from(DomainError::Validation(vec![pubdata_core::FieldError::new(
+            "file",
+            "file_unreadable",
+        )
+        .with("detail", e)]))
+    })
 }

@@ -27,6 +27,8 @@ pub struct TestApp {
     pub accept_language: Option<String>,
     /// The application's search index.
     pub catalogue: pubdata_service::catalogue::Catalogue,
+    /// Where the application keeps its files and secrets.
+    pub data_dir: std::path::PathBuf,
 }
 
 pub struct Resp {
@@ -148,6 +150,7 @@ impl TestApp {
         let state = AppState::new(store.clone(), config).expect("app state");
         let files = state.files.clone();
         let catalogue = state.catalogue.clone();
+        let data_dir = state.config.data_dir.clone();
         let router = pubdata_server::router(state);
         TestApp {
             router,
@@ -156,6 +159,7 @@ impl TestApp {
             jar: HashMap::new(),
             accept_language: None,
             catalogue,
+            data_dir,
         }
     }
 
@@ -168,6 +172,7 @@ impl TestApp {
             jar: HashMap::new(),
             accept_language: None,
             catalogue: self.catalogue.clone(),
+            data_dir: self.data_dir.clone(),
         }
     }
 
