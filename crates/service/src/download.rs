@@ -319,7 +319,7 @@ pub async fn export(store: &Store, files: &FileStore, d: &DistributionRow) -> Re
 /// What a download sends: the stored published copy, or the table streamed as it is read.
 pub enum Source {
     Stored { key: String, sha256: String, size: u64 },
-    Live(CsvRows),
+    Live(Box<CsvRows>),
 }
 
 /// A download allowed for a caller: the resource, the distribution and where its bytes are.
@@ -357,7 +357,9 @@ pub async fn open(
             sha256: sha256.clone(),
             size: size.max(0) as u64,
         },
-        _ => Source::Live(CsvRows::open_for(store, &dist, access.grant.as_ref(), Some(watermark)).await?),
+        _ => Source::Live(Box::new(
+            CsvRows::open_for(store, &dist, access.grant.as_ref(), Some(watermark)).await?,
+        )),
     };
     Ok(Download {
         published,
