@@ -211,6 +211,9 @@ pub async fn context(State(app): State<AppState>, req: Request, next: Next) -> R
     // Data uploads stream to file storage under their own, larger limit.
     let limit = if is_upload_path(parts.uri.path()) {
         usize::try_from(app.config.max_upload_bytes).unwrap_or(usize::MAX)
+    } else if parts.uri.path().ends_with("/attachments") {
+        // Application attachments: the service checks their own limit; room for a form's overhead.
+        pubdata_service::access::MAX_ATTACHMENT_BYTES + 64 * 1024
     } else {
         app.config.max_body_bytes
     };

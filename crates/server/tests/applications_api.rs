@@ -217,6 +217,19 @@ fn form(resource: i64, fields: &[&str]) -> Value {
            "commitment_accepted": true})
 }
 
+/// Uploads an attachment as its raw bytes.
+async fn upload(app: &mut TestApp, id: i64, name: &str, bytes: Vec<u8>, token: &str) -> Resp {
+    let req = axum::http::Request::post(format!("/api/v1/applications/{id}/attachments?filename={name}"))
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .body(axum::body::Body::from(bytes))
+        .unwrap();
+    let saved = std::mem::take(&mut app.jar);
+    let r = app.send(req).await;
+    app.jar = saved;
+    r
+}
+
 /// A data API call with an AppKey and nothing else.
 async fn rows(app: &mut TestApp, path: String, key: String) -> Resp {
     let req = axum::http::Request::get(path)
@@ -346,6 +359,43 @@ async fn story(mut app: TestApp) {
     )
     .await;
     assert_eq!(expect(&r, StatusCode::OK, "still a draft")["state"], "draft");
+
+    // Attachments: a PDF is taken; an executable named .pdf is not, and nothing is kept of it.
+    let pdf = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".to_vec();
+    let r = upload(&mut app, draft, "proposal.pdf", pdf.clone(), &c).await;
+    let aid = expect(&r, StatusCode::CREATED, "pdf")["id"].as_i64().unwrap();
+    let r = upload(
+        &mut app,
+        draft,
+        "virus.pdf",
+        b"MZ\x90\x00\x03 this is a PE executable".to_vec(),
+        &c,
+    )
+    .await;
+    assert_eq!(
+        field_codes(&expect(&r, StatusCode::UNPROCESSABLE_ENTITY, "exe as pdf")),
+        vec![("attachment".to_string(), "attachment_type".to_string())]
+    );
+    let r = upload(&mut app, draft, "x.pdf", pdf.clone(), &w.other_consumer).await;
+    expect(&r, StatusCode::NOT_FOUND, "someone else's application");
+    let r = call(
+        &mut app,
+        Method::GET,
+        &format!("/api/v1/applications/{draft}/attachments/{aid}"),
+        &c,
+        None,
+    )
+    .await;
+    assert_eq!(r.body.as_bytes(), &pdf[..]);
+    let r = call(
+        &mut app,
+        Method::GET,
+        &format!("/api/v1/applications/{draft}/attachments/{aid}"),
+        &w.other_consumer,
+        None,
+    )
+    .await;
+    expect(&r, StatusCode::NOT_FOUND, "another consumer's attachment");
 
     // Corrected and submitted; another consumer and another provider do not see it.
     let r = call(

@@ -1163,3 +1163,127 @@ pub async fn housekeeping(store: &Store, settings: &AccessSettings, calendar: &W
     remind(store).await?;
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Attachments (申请材料): PDF and images, checked by their content, not their name.
+
+/// The largest attachment accepted.
+pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
+/// Attachments one application may have.
+pub const MAX_ATTACHMENTS: usize = 10;
+
+/// The media type a file's first bytes show, when it is one of the accepted kinds.
+pub fn attachment_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else {
+        None
+    }
+}
+
+/// A file name safe to store and show: its last path part, without control characters.
+fn clean_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let clean: String = base.chars().filter(|c| !c.is_control()).take(120).collect();
+    if clean.trim().is_empty() || clean == "." || clean == ".." {
+        "attachment".into()
+    } else {
+        clean.trim().to_string()
+    }
+}
+
+/// Adds an attachment to the caller's editable application. Returns its id.
+pub async fn add_attachment(
+    store: &Store,
+    files: &pubdata_store::FileStore,
+    caller: &Caller,
+    id: i64,
+    filename: &str,
+    bytes: &[u8],
+) -> Result<i64> {
+    let row = store.application(id).await?.ok_or_else(not_found)?;
+    let state = parse_state(&row)?;
+    if !may_see(caller, &row, state) {
+        return Err(not_found());
+    }
+    if !application::can_edit(state, app_caller(caller, &row)) {
+        return Err(DomainError::InvalidTransition {
+            from: state.as_str().into(),
+            action: "attach".into(),
+        }
+        .into());
+    }
+    let field = |code: &str| StoreError::from(DomainError::field("attachment", code));
+    if bytes.is_empty() {
+        return Err(field("required"));
+    }
+    if bytes.len() > MAX_ATTACHMENT_BYTES {
+        return Err(DomainError::Validation(vec![pubdata_core::FieldError::new(
+            "attachment",
+            "attachment_too_large",
+        )
+        .with("max_mb", MAX_ATTACHMENT_BYTES / 1024 / 1024)])
+        .into());
+    }
+    let media_type = attachment_type(bytes).ok_or_else(|| field("attachment_type"))?;
+    if store.attachments(id).await?.len() >= MAX_ATTACHMENTS {
+        return Err(DomainError::Validation(vec![
+            pubdata_core::FieldError::new("attachment", "attachment_count").with("max", MAX_ATTACHMENTS)
+        ])
+        .into());
+    }
+    let name = clean_name(filename);
+    let mut nonce = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let key = format!("applications/{id}/{}", hex::encode(nonce));
+    let mut w = files.writer(&key, MAX_ATTACHMENT_BYTES as u64).await?;
+    if w.write(bytes).await?.is_err() {
+        w.abort().await;
+        return Err(field("attachment_too_large"));
+    }
+    let stored = w.finish().await?;
+    let mut tx = store.begin().await?;
+    let aid = match tx
+        .insert_attachment(id, &name, media_type, &stored.key, &stored.sha256, stored.size as i64)
+        .await
+    {
+        Ok(aid) => aid,
+        Err(e) => {
+            drop(tx);
+            files.delete(&stored.key).await.ok();
+            return Err(e);
+        }
+    };
+    let mut e = caller.audit("application.attach", "application", id);
+    e.after = Some(json!({"attachment": aid, "name": name, "type": media_type, "bytes": stored.size}));
+    tx.audit(e).await?;
+    tx.commit().await?;
+    Ok(aid)
+}
+
+/// An attachment for whoever may see its application: its row and bytes.
+pub async fn attachment(
+    store: &Store,
+    files: &pubdata_store::FileStore,
+    caller: &Caller,
+    id: i64,
+    attachment_id: i64,
+) -> Result<(AttachmentRow, Vec<u8>)> {
+    let row = store.application(id).await?.ok_or_else(not_found)?;
+    let state = parse_state(&row)?;
+    if !may_see(caller, &row, state) {
+        return Err(not_found());
+    }
+    let a = store
+        .attachments(id)
+        .await?
+        .into_iter()
+        .find(|a| a.id == attachment_id)
+        .ok_or(DomainError::NotFound { what: "attachment" })?;
+    let bytes = files.read_all(&a.object_key).await?;
+    Ok((a, bytes))
+}

@@ -420,3 +420,77 @@ pub async fn revoke(
     access::revoke_grant(&app.store, &ctx.caller, id, &d.reason).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct AttachmentQuery {
+    /// The file's name, e.g. `立项书.pdf`.
+    pub filename: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AttachmentDto {
+    pub id: i64,
+    pub filename: String,
+    /// application/pdf, image/png or image/jpeg, from the file's content.
+    pub media_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+}
+
+/// Attaches a PDF or image (≤ 10 MB, at most 10) to an editable application; the body is the
+/// file itself.
+#[utoipa::path(post, path = "/applications/{id}/attachments", operation_id = "add_attachment",
+    tag = "applications", params(("id" = i64, Path), AttachmentQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses(
+    (status = 201, body = AttachmentDto, description = "attached"),
+    (status = 409, body = ErrorBody, description = "the application is no longer editable"),
+    (status = 413, body = ErrorBody, description = "larger than the request limit"),
+    (status = 422, body = ErrorBody, description = "not a PDF, PNG or JPEG, too large, or too many")))]
+pub async fn add_attachment(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<AttachmentQuery>,
+    body: axum::body::Bytes,
+) -> AppResult<(StatusCode, Json<AttachmentDto>)> {
+    let aid = access::add_attachment(&app.store, &app.files, &ctx.caller, id, &q.filename, &body).await?;
+    let view = access::get(&app.store, &ctx.caller, id).await?;
+    let a = view
+        .attachments
+        .into_iter()
+        .find(|a| a.id == aid)
+        .ok_or(DomainError::NotFound { what: "attachment" })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AttachmentDto {
+            id: a.id,
+            filename: a.filename,
+            media_type: a.media_type,
+            size_bytes: a.size_bytes,
+            sha256: a.sha256,
+        }),
+    ))
+}
+
+/// An attachment's file, for the applicant and the reviewers.
+#[utoipa::path(get, path = "/applications/{id}/attachments/{attachment_id}", operation_id = "get_attachment",
+    tag = "applications", params(("id" = i64, Path), ("attachment_id" = i64, Path)), responses(
+    (status = 200, description = "the file"),
+    (status = 404, body = ErrorBody, description = "no such attachment you may see")))]
+pub async fn get_attachment(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path((id, attachment_id)): Path<(i64, i64)>,
+) -> AppResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let (a, bytes) = access::attachment(&app.store, &app.files, &ctx.caller, id, attachment_id).await?;
+    let disposition = crate::linked::content_disposition(&format!("attachment-{}", a.id), &a.filename);
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, a.media_type),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}

@@ -71,6 +71,11 @@ pub fn routes() -> Router<AppState> {
         .route("/applications/{id}/withdraw", post(applications::withdraw))
         .route("/applications/{id}/answer", post(applications::answer))
         .route("/applications/{id}/decision", post(applications::decide))
+        .route("/applications/{id}/attachments", post(applications::add_attachment))
+        .route(
+            "/applications/{id}/attachments/{attachment_id}",
+            get(applications::get_attachment),
+        )
         .route("/application-queue", get(applications::queue))
         .route("/resources/{id}/accept-terms", post(applications::accept_terms))
         .route("/grants", get(applications::grants))
@@ -170,7 +175,7 @@ impl Modify for Security {
         search::search, applications::list, applications::create, applications::get, applications::update,
         applications::submit, applications::withdraw, applications::answer, applications::decide,
         applications::queue, applications::accept_terms, applications::grants, applications::app_key,
-        applications::revoke
+        applications::revoke, applications::add_attachment, applications::get_attachment
     ),
     components(schemas(ErrorBody)),
     security(("token" = [])),

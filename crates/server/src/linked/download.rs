@@ -204,7 +204,7 @@ fn local_chunks(
 }
 
 /// `attachment` with an ASCII `filename` and the Unicode name as RFC 5987 `filename*`.
-pub(super) fn content_disposition(ascii: &str, unicode: &str) -> String {
+pub(crate) fn content_disposition(ascii: &str, unicode: &str) -> String {
     let plain: String = ascii
         .chars()
         .map(|c| {

@@ -4,6 +4,7 @@
 mod datapackage;
 mod dcat;
 mod download;
+pub(crate) use download::content_disposition;
 mod jsonld;
 mod rdf;
 mod rdfxml;
