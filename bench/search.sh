@@ -11,6 +11,7 @@
 #   bash bench/search.sh            # needs wrk, nginx and curl (installed if missing)
 #   RESOURCES=20000 DURATION=10s bash bench/search.sh
 #   BENCH_DIR=/somewhere bash bench/search.sh     # where the catalogue is kept between runs
+#   BUILD=0 bash bench/search.sh                  # use the release binaries already built
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,7 +37,10 @@ fi
 }
 REGIONS="$(cd "$REGIONS" && pwd)"
 
-cargo build --release -q -p pubdata --examples --bins
+# BUILD=0 uses the release binaries already built (e.g. while the tree does not compile).
+if [ "${BUILD:-1}" = 1 ]; then
+  cargo build --release -q -p pubdata --examples --bins
+fi
 BIN="$PWD/target/release/pubdata"
 GEN="$PWD/target/release/examples/catalogue_gen"
 

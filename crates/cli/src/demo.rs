@@ -484,8 +484,44 @@ async fn seed_catalogue(
         meta.tags = vec!["社区".into(), "村委会".into(), "基层医疗".into()];
         let published = publish(health, meta, Some(path.clone()), None).await;
         let _ = std::fs::remove_file(&path);
-        published?;
+        seed_applications(store, published?).await?;
     }
+    Ok(())
+}
+
+/// A consumer who has accepted the terms of the street table, and a company's application for
+/// the conditional village table waiting in the administration institution's pre-review queue.
+async fn seed_applications(store: &Store, villages: i64) -> anyhow::Result<()> {
+    use pubdata_core::application::NewApplication;
+    use pubdata_service::access::{self, AccessSettings};
+    let person = caller(store, "consumer.person").await?;
+    let streets = store
+        .resource_by_code(&format!(
+            "510000-{}-000001",
+            &credit_code(PROVIDERS[0].code_body)[8..17]
+        ))
+        .await?;
+    if let Some(streets) = streets {
+        access::accept_terms(store, &person, streets.id, true).await?;
+    }
+    let company = caller(store, "consumer.org").await?;
+    let today = pubdata_core::calendar::Date::from_unix_millis_cst(pubdata_store::now_ms());
+    let form: NewApplication = serde_json::from_value(serde_json::json!({
+        "purpose": "为社区养老服务平台建立村（社区）级服务网格，匹配老年人就近服务点。",
+        "scenario": "成都市社区居家养老服务调度系统，仅在系统内部使用，不对外公开原始数据。",
+        "resources": [{"resource_id": villages, "fields": ["code", "name", "streetCode", "areaCode"]}],
+        "period_from": today.add_days(1).to_string(), "period_to": today.add_days(180).to_string(),
+        "security_measures": "数据存放于公司内网数据库，仅两名授权工程师可访问，访问全程留痕，项目结束后删除。",
+        "commitment_accepted": true}))?;
+    let id = access::save_draft(store, &company, None, &form).await?;
+    access::submit(
+        store,
+        &company,
+        id,
+        &AccessSettings::default(),
+        &WorkCalendar::official(),
+    )
+    .await?;
     Ok(())
 }
 

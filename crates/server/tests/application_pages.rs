@@ -83,6 +83,8 @@ fn meta(title: &str, open_type: &str) -> NewResourceMeta {
             String::new()
         },
         update_frequency: "half_yearly".into(),
+        spatial: "510000".into(),
+        temporal_from: "2020-01-01".into(),
         contact_email: "open@jt.sc.gov.cn".into(),
         fields: vec![
             field("code", "路段编号", "code"),
@@ -260,6 +262,7 @@ async fn post(b: &mut TestApp, path: &str, fields: &[(&str, &str)]) -> Resp {
     b.post_form(path, fields).await
 }
 
+/// The user's applications for conditional data (accepting terms is recorded as one too).
 async fn applications_of(app: &TestApp, user: i64) -> usize {
     app.store
         .list_applications(&ApplicationFilter {
@@ -269,7 +272,9 @@ async fn applications_of(app: &TestApp, user: i64) -> usize {
         })
         .await
         .unwrap()
-        .len()
+        .iter()
+        .filter(|a| a.kind == "conditional")
+        .count()
 }
 
 async fn state_of(app: &TestApp, id: i64) -> String {
@@ -546,6 +551,10 @@ async fn applications_go_from_the_dataset_page_through_review_to_a_grant() {
         page.body.contains("材料齐全。"),
         "the pre-review note reaches the provider"
     );
+    for m in ["download", "api"] {
+        let checked = format!("name=\"methods\" value=\"{m}\" checked");
+        assert!(page.body.contains(&checked), "{m} is offered as asked");
+    }
     let mut approve = vec![
         ("decision", "approve"),
         ("fields", "code"),

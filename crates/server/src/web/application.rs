@@ -815,7 +815,7 @@ async fn staff_values(
         provider_review => deciding,
         relay => admin && state == ApplicationState::ProviderRejected,
         may_revoke => admin || provider,
-        methods => scope.methods, form => form,
+        scope_methods => scope.methods, form => form,
         filter_ops => application::FilterOp::ALL.iter().map(|op| op.as_str()).collect::<Vec<_>>(),
     };
     Ok((values, form))
