@@ -34,7 +34,7 @@ use crate::AppState;
 
 /// A url-encoded form that keeps repeated names (a group of checkboxes): `get` is a name's last
 /// value, `list` all its non-empty values.
-pub struct ListForm {
+pub(super) struct ListForm {
     pairs: Vec<(String, String)>,
     /// Each name once, repeated values joined by commas: what a re-shown form is given.
     map: HashMap<String, String>,
@@ -781,7 +781,16 @@ async fn staff_values(
     let provider = (c.provider_reviewer || c.provider_manager) && !c.applicant;
     let state = view.state;
     let deciding = provider && state == ApplicationState::ProviderReview;
-    let mut scope = requested_scope(app, view).await?;
+    let mut scope = if deciding {
+        requested_scope(app, view).await?
+    } else {
+        ScopeChoice {
+            checked: Vec::new(),
+            methods: Vec::new(),
+            valid_from: String::new(),
+            valid_to: String::new(),
+        }
+    };
     if let Some(form) = posted {
         let single = view.items.len() == 1;
         scope.checked = (0..view.items.len())
