@@ -67,8 +67,9 @@ impl Villages {
         Ok(Villages { header, lines })
     }
 
-    fn data_bytes(&self) -> u64 {
-        self.lines.iter().map(|l| l.len() as u64 + 1).sum()
+    /// Bytes of one repetition: each line, its line end and the two-digit code suffix.
+    fn repeat_bytes(&self) -> u64 {
+        self.lines.iter().map(|l| l.len() as u64 + 3).sum()
     }
 
     /// The table as uploaded: once as it is (`repeats` 0), or its rows `repeats` times with
@@ -131,7 +132,8 @@ async fn main() -> anyhow::Result<()> {
     }
     let started = Instant::now();
     let villages = Villages::read(&args.villages)?;
-    let repeats = (args.size_mb << 20).div_ceil(villages.data_bytes().max(1)) as usize;
+    let per_repeat = villages.repeat_bytes().max(1);
+    let repeats = (((args.size_mb << 20) + per_repeat / 2) / per_repeat).max(1) as usize;
     let password = format!("bench-{}-7", now_ms());
     let people = seed_people(&store, &password).await?;
 

@@ -74,7 +74,7 @@ const PROVIDERS: [DemoOrg; 3] = [
 ];
 
 /// login, display name, org index (0 = admin institution, 1.. = providers), role.
-const STAFF: [(&str, &str, usize, &str); 7] = [
+const STAFF: [(&str, &str, usize, &str); 8] = [
     ("admin.manager", "王管理", 0, "admin_manager"),
     ("admin.reviewer", "李审核", 0, "admin_reviewer"),
     ("prov.manager", "张主任", 1, "provider_manager"),
@@ -82,6 +82,7 @@ const STAFF: [(&str, &str, usize, &str); 7] = [
     ("prov.reviewer", "刘审核", 1, "provider_reviewer"),
     ("env.editor", "赵编辑", 2, "provider_editor"),
     ("health.editor", "孙编辑", 3, "provider_editor"),
+    ("health.reviewer", "周审核", 3, "provider_reviewer"),
 ];
 
 const MARKER: &str = "seeded";
@@ -572,6 +573,7 @@ fn print_banner(addr: &str, dir: &Path, password: &str) {
         ("prov.reviewer", "provider reviewer · 四川省交通运输厅"),
         ("env.editor", "provider editor · 四川省生态环境厅"),
         ("health.editor", "provider editor · 成都市卫生健康委员会"),
+        ("health.reviewer", "provider reviewer · 成都市卫生健康委员会"),
         ("consumer.person", "consumer, individual (个人)"),
         ("consumer.org", "consumer, legal person (法人) · 成都数联科技有限公司"),
     ];

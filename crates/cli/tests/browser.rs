@@ -789,6 +789,72 @@ fn check_search_and_dataset_pages(d: &Driver, app: &str, shots: &Path) {
     d.screenshot(&shots.join("dataset.png"));
 }
 
+/// Steps 4–8 in the browser: the administration institution forwards the demo company's
+/// application, the provider approves it, the company finds its grant under "my data", and a
+/// person accepts the terms of unconditional data and gets its download link.
+fn check_application_flow(d: &Driver, app: &str, shots: &Path) {
+    let open_first = |d: &Driver, ctx: &str| {
+        d.goto(&format!("{app}/applications"));
+        let link = d.must_find("#application-queue tbody tr[id^='queue-'] a", ctx);
+        d.click(&link).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+    };
+    d.submit_login(app, "admin.reviewer", DEMO_PASSWORD);
+    wait_for_user(d, "admin.reviewer");
+    open_first(d, "pre-review queue");
+    wait_until(NAV_TIMEOUT, || d.find("#forward-form")).unwrap_or_else(|e| panic!("pre-review page: {e}"));
+    d.screenshot(&shots.join("application-pre-review.png"));
+    let forward = d.must_find("#forward", "pre-review page");
+    d.click(&forward).expect("forward");
+    wait_until(NAV_TIMEOUT, || match d.find("#forward-form") {
+        Ok(_) => Err("still in pre-review".to_string()),
+        Err(_) => Ok(()),
+    })
+    .unwrap_or_else(|e| panic!("forwarding: {e}; {:?}", d.error_summary()));
+    logout(d);
+
+    // The application is for the health commission's village table: its reviewer decides.
+    d.submit_login(app, "health.reviewer", DEMO_PASSWORD);
+    wait_for_user(d, "health.reviewer");
+    open_first(d, "provider review queue");
+    wait_until(NAV_TIMEOUT, || d.find("#approve-form")).unwrap_or_else(|e| panic!("provider review page: {e}"));
+    d.screenshot(&shots.join("application-provider-review.png"));
+    let approve = d.must_find("#approve", "provider review page");
+    d.click(&approve).expect("approve");
+    // Decided: back to the queue with a message.
+    wait_until(NAV_TIMEOUT, || d.find("p.flash")).unwrap_or_else(|e| panic!("approval: {e}; {:?}", d.error_summary()));
+    logout(d);
+
+    d.submit_login(app, "consumer.org", DEMO_PASSWORD);
+    wait_for_user(d, "consumer.org");
+    d.goto(&format!("{app}/my"));
+    d.must_find("#my-grants tr[id^='grant-']", "the company's grant under my data");
+    d.screenshot(&shots.join("my-data.png"));
+    logout(d);
+
+    d.submit_login(app, "consumer.person", DEMO_PASSWORD);
+    wait_for_user(d, "consumer.person");
+    d.goto(&format!(
+        "{app}/catalogue?q=xingzhengquhua&open_type=unconditional&sort=name"
+    ));
+    let link = d.must_find(".hit h3 a", "an unconditional resource");
+    d.click(&link).expect("open the dataset");
+    wait_until(NAV_TIMEOUT, || d.find("#field-dictionary")).unwrap_or_else(|e| panic!("dataset page: {e}"));
+    if d.find("#accept-terms").is_ok() {
+        let tick = d.must_find("#f-terms_accepted", "terms form");
+        d.click(&tick).expect("tick the terms");
+        d.click(&d.must_find("#accept", "terms form"))
+            .expect("accept the terms");
+    }
+    wait_until(NAV_TIMEOUT, || d.find("#distributions a[href$='/download']")).unwrap_or_else(|e| {
+        panic!(
+            "no download link after accepting the terms: {e}; {:?}",
+            d.error_summary()
+        )
+    });
+    d.screenshot(&shots.join("dataset-terms-accepted.png"));
+    logout(d);
+}
+
 #[test]
 fn demo_roles_in_headless_chromium() {
     let strict = std::env::var("PUBDATA_TEST_STRICT").as_deref() == Ok("1");
@@ -866,6 +932,7 @@ fn demo_roles_in_headless_chromium() {
     check_publishing_pages(&driver, &app, &shots);
     if has_data {
         check_search_and_dataset_pages(&driver, &app, &shots);
+        check_application_flow(&driver, &app, &shots);
     } else {
         eprintln!(
             "SKIP search and dataset pages in the browser: no {}",

@@ -268,7 +268,7 @@ fn demo_seeds_once_and_reuses_its_data() {
     assert!(can_login(&dir, "sysadmin", "demo-pass-2026"));
     assert!(!can_login(&dir, "prov.editor", &generated));
     let users = ok(&dir, &["user", "list"]);
-    assert_eq!(users.lines().count(), 10, "seeded once: {users}");
+    assert_eq!(users.lines().count(), 11, "seeded once: {users}");
     assert!(users.contains("consumer@成都数联科技有限公司"), "{users}");
 
     // Reuse without a password keeps the last one; the audit chain covers all of it.
