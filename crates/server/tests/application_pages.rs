@@ -880,3 +880,66 @@ fn handler_translation_keys_exist() {
     }
     assert!(missing.is_empty(), "{missing:?}");
 }
+
+/// Attachments from the applicant's page: a PDF is listed and readable by the reviewer, an
+/// executable named `.pdf` is refused with the reason, and nobody else can read them.
+#[tokio::test]
+async fn attachments_are_uploaded_from_the_application_page() {
+    let app = TestApp::sqlite().await;
+    let w = world(&app).await;
+    let mut consumer = logged_in(&app, "wang.yong").await;
+    let from = today().add_days(1).to_string();
+    let to = today().add_days(60).to_string();
+    let r = post(
+        &mut consumer,
+        &format!("/apply/{}", w.cond_name),
+        &[application_form(&["code"], &from, &to), vec![("do", "save")]].concat(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let id = id_after(r.location(), "/my/applications/");
+
+    let pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
+    let path = format!("/my/applications/{id}/attachments");
+    let r = attach(&mut consumer, &path, "立项批复.pdf", pdf).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = consumer.get(&format!("/my/applications/{id}")).await;
+    assert!(page.body.contains("立项批复.pdf"), "{}", page.body);
+    let r = attach(&mut consumer, &path, "setup.pdf", b"MZ\x90\x00 not really a pdf").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("PDF、PNG 或 JPEG"), "{}", r.body);
+    let view = consumer.get(&format!("/my/applications/{id}")).await;
+    assert!(!view.body.contains("setup.pdf"), "nothing kept of a refused file");
+
+    let mut other = logged_in(&app, "li.na").await;
+    let r = attach(&mut other, &path, "x.pdf", pdf).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let aid = app.store.attachments(id).await.unwrap()[0].id;
+    let r = other.get(&format!("/api/v1/applications/{id}/attachments/{aid}")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "another consumer");
+    let r = consumer
+        .get(&format!("/api/v1/applications/{id}/attachments/{aid}"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.starts_with("%PDF-1.4"));
+    let _ = w.consumer_id;
+}
+
+async fn attach(b: &mut TestApp, path: &str, name: &str, bytes: &[u8]) -> Resp {
+    let token = b.csrf().await;
+    let boundary = "----pubdata-attach-9f2c";
+    let mut body = Vec::new();
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(format!("{path}?_csrf={token}"))
+        .header(
+            axum::http::header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    b.send(req).await
+}

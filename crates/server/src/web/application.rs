@@ -628,6 +628,7 @@ async fn my_application_values(
         withdrawable => withdrawable && view.caller.applicant,
         events => event_views(&view.events, &view.row, false),
         grants => view.grants.iter().cloned().map(grant_view).collect::<Vec<_>>(),
+        attachments => view.attachments,
         max_months => app.access.rules.max_period_months,
     })
 }
@@ -820,6 +821,7 @@ async fn staff_values(
         items => item_views(app, &items, false).await?,
         events => event_views(&view.events, &view.row, true),
         grants => view.grants.iter().cloned().map(grant_view).collect::<Vec<_>>(),
+        attachments => view.attachments,
         pre_review => admin && state == ApplicationState::PreReview,
         provider_review => deciding,
         relay => admin && state == ApplicationState::ProviderRejected,
@@ -913,4 +915,32 @@ pub async fn decide(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>, 
             )
         }
     }
+}
+
+/// Attaches a file (申请材料) to the applicant's editable application: a PDF or an image, judged
+/// by its content.
+pub async fn attach(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> AppResult<Response> {
+    let mut multipart = multipart.map_err(|r| AppError::BadRequest(r.body_text()))?;
+    let bad = |e: axum::extract::multipart::MultipartError| match e.status() {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => AppError::Domain(pubdata_core::DomainError::Validation(vec![
+            pubdata_core::FieldError::new("attachment", "attachment_too_large")
+                .with("max_mb", access::MAX_ATTACHMENT_BYTES / 1024 / 1024),
+        ])),
+        _ => AppError::Domain(pubdata_core::DomainError::field("attachment", "upload_interrupted")),
+    };
+    let mut file = None;
+    while let Some(field) = multipart.next_field().await.map_err(bad)? {
+        if field.name() == Some("file") {
+            let name = field.file_name().unwrap_or_default().to_string();
+            file = Some((name, field.bytes().await.map_err(bad)?));
+        }
+    }
+    let (name, bytes) = file.unwrap_or_default();
+    access::add_attachment(&app.store, &app.files, &ctx.caller, id, &name, &bytes).await?;
+    Ok(see_other(&format!("/my/applications/{id}"), "attachment_added"))
 }

@@ -189,6 +189,7 @@ pub fn routes() -> Router<AppState> {
             "/my/applications/{id}",
             get(application::my_application).post(application::save_application),
         )
+        .route("/my/applications/{id}/attachments", post(application::attach))
         .route("/my/applications/{id}/withdraw", post(application::withdraw))
         .route("/applications", get(application::queue))
         .route("/applications/{id}", get(application::staff_page))
