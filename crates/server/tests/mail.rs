@@ -279,7 +279,10 @@ async fn states(app: &TestApp) -> Vec<(i64, i64, EmailState)> {
 // The story.
 
 async fn mail_story(app: TestApp, python: &str) {
-    let dir = std::env::temp_dir().join(format!("pubdata_mail_{}_{:x}", std::process::id(), now_ms()));
+    // Unique per story: the SQLite and PostgreSQL stories run at once in this process.
+    static STORIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = STORIES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("pubdata_mail_{}_{:x}_{n}", std::process::id(), now_ms()));
     let port = free_port();
     let w = world(&app).await;
     let resource = returned_resource(&app, &w, "四川省高速公路路段").await;
