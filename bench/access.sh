@@ -121,7 +121,10 @@ http {
     scgi_temp_path $TMP/nginx/scgi;
     server {
         listen 127.0.0.1:$NPORT;
-        location = /plain.csv { alias $FILE; default_type text/csv; }
+        default_type text/csv;
+        location = /plain.csv { alias $FILE; }
+        # The same file copied through user space, as pubdata sends it.
+        location = /copied.csv { alias $FILE; sendfile off; output_buffers 2 1m; }
     }
 }
 EOF
@@ -151,28 +154,31 @@ stats() {
 
 echo
 echo "== downloads =="
-# The published copy is checked once (and read into the page cache for both servers).
+# The published copy is checked once (and read into the page cache for all).
 sum=$(curl -fsS "${auth[@]}" "$URL$(j .plain.path)" | sha256sum | cut -d' ' -f1)
 [ "$sum" = "$(j .plain.sha256)" ] || { echo "the download's sha256 is not the published copy's" >&2; exit 1; }
 fetch "http://127.0.0.1:$NPORT/plain.csv" >/dev/null
-: >"$TMP/nginx.txt"
-: >"$TMP/plain.txt"
-: >"$TMP/ratio.txt"
+targets=(nginx copied plain)
+declare -A where=(
+  [nginx]="http://127.0.0.1:$NPORT/plain.csv"
+  [copied]="http://127.0.0.1:$NPORT/copied.csv"
+  [plain]="$URL$(j .plain.path)"
+)
+declare -A got=()
+speed() { echo "${got[$1]}" | cut -d' ' -f1; }
+for t in "${targets[@]}" ratio ratio-copied; do : >"$TMP/$t.txt"; done
 for r in $(seq "$RUNS"); do
-  # Alternate who goes first, so neither always meets the other's leftovers.
-  if [ $((r % 2)) = 1 ]; then
-    n=$(fetch "http://127.0.0.1:$NPORT/plain.csv")
-    p=$(fetch "${auth[@]}" "$URL$(j .plain.path)")
-  else
-    p=$(fetch "${auth[@]}" "$URL$(j .plain.path)")
-    n=$(fetch "http://127.0.0.1:$NPORT/plain.csv")
-  fi
-  whole "$n" "$BYTES"
-  whole "$p" "$BYTES"
-  echo "run $r: nginx $(echo "$n" | mbs) MB/s, pubdata $(echo "$p" | mbs) MB/s"
-  echo "$n" | cut -d' ' -f1 >>"$TMP/nginx.txt"
-  echo "$p" | cut -d' ' -f1 >>"$TMP/plain.txt"
-  echo "$(echo "$p" | cut -d' ' -f1) / $(echo "$n" | cut -d' ' -f1)" | bc -l >>"$TMP/ratio.txt"
+  # Each run in another order, so that no one always follows the same neighbour.
+  for k in 0 1 2; do
+    t=${targets[$(((k + r) % 3))]}
+    got[$t]=$(fetch "${auth[@]}" "${where[$t]}")
+    whole "${got[$t]}" "$BYTES"
+    echo "${got[$t]}" | cut -d' ' -f1 >>"$TMP/$t.txt"
+  done
+  echo "$(speed plain) / $(speed nginx)" | bc -l >>"$TMP/ratio.txt"
+  echo "$(speed plain) / $(speed copied)" | bc -l >>"$TMP/ratio-copied.txt"
+  echo "run $r: nginx $(speed nginx | mbs) MB/s, nginx without sendfile $(speed copied | mbs) MB/s," \
+    "pubdata $(speed plain | mbs) MB/s"
 done
 
 # The same with wrk, one connection for 10 s each: repeated requests on a kept-alive connection.
@@ -244,6 +250,8 @@ api 8 token-code "${auth[@]}" "$URL" -- "$TMP/by-code.txt"
 rss_peak=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER/status")
 
 read -r nm nlo nhi <<<"$(stats <"$TMP/nginx.txt")"
+read -r cm clo chi <<<"$(stats <"$TMP/copied.txt")"
+read -r qcm qclo qchi <<<"$(stats <"$TMP/ratio-copied.txt")"
 read -r pm plo phi <<<"$(stats <"$TMP/plain.txt")"
 read -r qm qlo qhi <<<"$(stats <"$TMP/ratio.txt")"
 read -r wm wlo whi <<<"$(stats <"$TMP/marked.txt")"
@@ -251,9 +259,11 @@ mb() { echo "$1" | mbs; }
 echo
 echo "| measure | median | range ($RUNS runs) | target |"
 echo "|---|---|---|---|"
-echo "| nginx, $((BYTES / 1000000)) MB file, curl | $(mb "$nm") MB/s | $(mb "$nlo")–$(mb "$nhi") | |"
-echo "| pubdata plain download, same file, curl | $(mb "$pm") MB/s | $(mb "$plo")–$(mb "$phi") | |"
-printf '| pubdata / nginx, per run | **%.2f** | %.2f–%.2f | ≥ 0.8 |\n' "$qm" "$qlo" "$qhi"
+echo "| nginx (sendfile), $((BYTES / 1000000)) MB file, curl | $(mb "$nm") MB/s | $(mb "$nlo")–$(mb "$nhi") | |"
+echo "| nginx (sendfile off, 1 MiB buffers), same file | $(mb "$cm") MB/s | $(mb "$clo")–$(mb "$chi") | |"
+echo "| pubdata plain download, same file | $(mb "$pm") MB/s | $(mb "$plo")–$(mb "$phi") | |"
+printf '| pubdata / nginx (sendfile), per run | **%.2f** | %.2f–%.2f | ≥ 0.8 |\n' "$qm" "$qlo" "$qhi"
+printf '| pubdata / nginx (sendfile off), per run | %.2f | %.2f–%.2f | |\n' "$qcm" "$qclo" "$qchi"
 echo "| wrk -c1 10 s: nginx / pubdata | $(wrk_rate "$TMP/wrk-nginx.txt") / $(wrk_rate "$TMP/wrk-plain.txt") MB/s | | |"
 echo "| watermarked download, village table ($(($(j .villages.bytes) / 1000000)) MB) | **$(mb "$wm") MB/s** | $(mb "$wlo")–$(mb "$whi") | ≥ 150 MB/s |"
 echo "| watermarked download, ~$SIZE_MB MB table | **$(mb "$big_speed") MB/s** | $big_note | ≥ 150 MB/s |"

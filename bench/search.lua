@@ -51,7 +51,7 @@ local searches = {
   { q = "价格", open_type = "conditional" },
   { q = "gongjijin", domain = "urban_construction" },
   { q = "交通", region = "510700", update_frequency = "daily" },
-  { q = "企业", provider = "mb1530154", sort = "updated" },
+  { q = "医疗", provider = "mb1530154", sort = "updated" },
   { q = "养老", domain = "livelihood", page = "2" },
   -- browsing by facet, no text
   { domain = "health" },
