@@ -203,8 +203,8 @@ async fn labels(
         }
     }
     if need_orgs {
-        for o in app.store.list_orgs(Some(pubdata_core::org::OrgKind::Provider)).await? {
-            out.insert((Facet::Provider, published::provider_key(&o)), o.name);
+        for (key, name) in app.provider_names.get(&app.store).await?.iter() {
+            out.insert((Facet::Provider, key.clone()), name.clone());
         }
     }
     for r in app.store.regions_by_codes(&regions).await? {
@@ -406,5 +406,33 @@ mod tests {
             codes(parse(&p(&[("q", &"长".repeat(201))]), 20).unwrap_err()),
             vec![("q".into(), "length".into())]
         );
+    }
+}
+
+/// Provider keys and names for facet labels, read at most every 30 seconds rather than on every
+/// search.
+#[derive(Default)]
+pub struct ProviderNames {
+    cached: tokio::sync::RwLock<Option<(std::time::Instant, std::sync::Arc<Vec<(String, String)>>)>>,
+}
+
+impl ProviderNames {
+    const FRESH: std::time::Duration = std::time::Duration::from_secs(30);
+
+    pub async fn get(&self, store: &pubdata_service::Store) -> AppResult<std::sync::Arc<Vec<(String, String)>>> {
+        if let Some((at, names)) = self.cached.read().await.as_ref() {
+            if at.elapsed() < Self::FRESH {
+                return Ok(names.clone());
+            }
+        }
+        let names: Vec<(String, String)> = store
+            .list_orgs(Some(pubdata_core::org::OrgKind::Provider))
+            .await?
+            .into_iter()
+            .map(|o| (published::provider_key(&o), o.name))
+            .collect();
+        let names = std::sync::Arc::new(names);
+        *self.cached.write().await = Some((std::time::Instant::now(), names.clone()));
+        Ok(names)
     }
 }

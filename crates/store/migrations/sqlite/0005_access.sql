@@ -111,3 +111,6 @@ ALTER TABLE distributions ADD COLUMN export_bytes INTEGER;
 -- E-mail copies of notices: when each was sent, or why it could not be (the mail job's outbox).
 ALTER TABLE notices ADD COLUMN emailed_at INTEGER;
 ALTER TABLE notices ADD COLUMN email_error TEXT;
+
+-- Published resources in id order, for full reindexes: one range scan, no sort.
+CREATE INDEX resources_state_id ON resources (state, id);
