@@ -413,13 +413,16 @@ mod tests {
 /// search.
 #[derive(Default)]
 pub struct ProviderNames {
-    cached: tokio::sync::RwLock<Option<(std::time::Instant, std::sync::Arc<Vec<(String, String)>>)>>,
+    cached: tokio::sync::RwLock<Option<(std::time::Instant, Names)>>,
 }
+
+/// (provider key, name) pairs.
+type Names = std::sync::Arc<Vec<(String, String)>>;
 
 impl ProviderNames {
     const FRESH: std::time::Duration = std::time::Duration::from_secs(30);
 
-    pub async fn get(&self, store: &pubdata_service::Store) -> AppResult<std::sync::Arc<Vec<(String, String)>>> {
+    pub async fn get(&self, store: &pubdata_service::Store) -> AppResult<Names> {
         if let Some((at, names)) = self.cached.read().await.as_ref() {
             if at.elapsed() < Self::FRESH {
                 return Ok(names.clone());
