@@ -19,7 +19,6 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::notices::{self, Notice};
-use crate::published;
 use crate::resources::{self, Resource};
 use crate::{Caller, Result, Store, StoreError};
 
@@ -1054,11 +1053,6 @@ pub fn notice_kinds() -> [NoticeKind; 11] {
         NoticeKind::GrantRevoked,
         NoticeKind::GrantExpired,
     ]
-}
-
-/// The resource of a published name, for forms that apply for it.
-pub async fn resource_for_application(store: &Store, name: &str) -> Result<published::Published> {
-    published::by_name(store, name).await
 }
 
 /// Reminders and escalation: the day before a stage's deadline its reviewers are reminded, and

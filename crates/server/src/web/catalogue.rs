@@ -169,11 +169,7 @@ impl DistView {
 }
 
 pub(super) fn dist_view(lang: Lang, d: DistributionRow) -> DistView {
-    let format = match (&d.kind[..], &d.filename) {
-        ("api", _) => "API".to_string(),
-        (_, Some(name)) => name.rsplit_once('.').map(|(_, e)| e.to_uppercase()).unwrap_or_default(),
-        _ => String::new(),
-    };
+    let format = published::format_of(&d);
     let params = d
         .api_params
         .as_ref()
