@@ -363,6 +363,7 @@ fn generate(n: usize, rng: &mut Rng) -> Vec<Doc> {
                 published_at,
                 updated_at: published_at + (rng.below(50_000_000) as i64) * 1000,
                 downloads: rng.below(20_000) as u64,
+                row_count: None,
             }
         })
         .collect()

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,8 @@ pub(crate) struct Shared {
     pub fields: Fields,
     pub was_reset: bool,
     seq: AtomicI64,
+    /// The opstamp of the commit searches see.
+    generation: AtomicU64,
     writer: Mutex<Slot>,
     writer_returned: Condvar,
 }
@@ -81,6 +83,7 @@ impl Shared {
             fields,
             was_reset,
             seq: AtomicI64::new(seq),
+            generation: AtomicU64::new(metas.opstamp),
             writer: Mutex::new(Slot::Free(None)),
             writer_returned: Condvar::new(),
         })
@@ -88,6 +91,10 @@ impl Shared {
 
     pub fn applied_seq(&self) -> i64 {
         self.seq.load(Ordering::SeqCst)
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     pub fn num_docs(&self) -> u64 {
@@ -100,6 +107,7 @@ impl Shared {
             if let Some(seq) = metas.payload.as_deref().and_then(|p| p.parse().ok()) {
                 self.seq.store(seq, Ordering::SeqCst);
             }
+            self.generation.store(metas.opstamp, Ordering::SeqCst);
         }
         Ok(())
     }
@@ -238,13 +246,15 @@ impl WriterGuard {
         let writer = self.writer()?;
         let mut prepared = writer.prepare_commit().map_err(index_error("cannot commit"))?;
         prepared.set_payload(&seq.to_string());
-        prepared.commit().map_err(index_error("cannot commit"))?;
+        let opstamp = prepared.commit().map_err(index_error("cannot commit"))?;
         self.dirty = false;
         self.shared.seq.store(seq, Ordering::SeqCst);
         self.shared
             .reader
             .reload()
-            .map_err(index_error("committed, but cannot reload the reader"))
+            .map_err(index_error("committed, but cannot reload the reader"))?;
+        self.shared.generation.store(opstamp, Ordering::SeqCst);
+        Ok(())
     }
 }
 

@@ -68,6 +68,8 @@ pub struct Doc {
     /// Milliseconds since the epoch.
     pub updated_at: i64,
     pub downloads: u64,
+    /// Rows of the current data file, when it was loaded into the datastore.
+    pub row_count: Option<i64>,
 }
 
 /// The facets a search can count and filter by.
@@ -177,12 +179,26 @@ impl Default for Query {
     }
 }
 
-/// One matching resource.
+/// One matching resource, with what a result list shows of it (read from the index, so a page
+/// of results needs no database).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hit {
     pub id: i64,
     pub code: String,
     pub score: f32,
+    pub title: String,
+    /// The provider's name and key.
+    pub provider: String,
+    pub provider_key: String,
+    pub domain: String,
+    pub open_type: String,
+    pub update_frequency: String,
+    pub formats: Vec<String>,
+    /// Tags, without repeats.
+    pub tags: Vec<String>,
+    pub row_count: Option<i64>,
+    /// Milliseconds since the epoch.
+    pub updated_at: i64,
     /// The title, HTML-escaped, with matched terms in `<mark>…</mark>`.
     pub title_html: String,
     /// A fragment of the summary, HTML-escaped, with matched terms in `<mark>…</mark>`.
@@ -264,6 +280,12 @@ impl Index {
     /// and replaced it with an empty one: the caller must rebuild it from the store.
     pub fn was_reset(&self) -> bool {
         self.inner.was_reset
+    }
+
+    /// Changes whenever what searches see changes (each commit): results computed under one
+    /// generation can be reused while it lasts.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation()
     }
 
     /// Documents visible to searches.

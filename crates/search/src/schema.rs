@@ -10,7 +10,7 @@ use crate::analysis;
 use crate::{Doc, Facet};
 
 /// The version of the schema and of the analysis; stored beside the index.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Relevance weights of the text fields: a word in the title counts most, in the provider's
 /// name least.
@@ -40,6 +40,8 @@ pub(crate) struct Fields {
     pub downloads: Field,
     /// Not indexed; a fast field for [`crate::Sort::Name`].
     pub title_sort: Field,
+    /// Stored only: shown with a hit.
+    pub row_count: Field,
 }
 
 pub(crate) const ID: &str = "id";
@@ -106,13 +108,15 @@ pub(crate) fn build() -> (Schema, Fields) {
         summary: b.add_text_field("summary", text(true)),
         tags: b.add_text_field("tags", text(false)),
         fields: b.add_text_field("fields", text(false)),
-        provider: b.add_text_field("provider", text(false)),
+        provider: b.add_text_field("provider", text(true)),
         pinyin: b.add_text_field("pinyin", pinyin),
-        facets: Facet::ALL.map(|f| b.add_text_field(facet_field_name(f), STRING | FAST)),
+        // Stored too: a hit is shown from the index alone, without a database read.
+        facets: Facet::ALL.map(|f| b.add_text_field(facet_field_name(f), STRING | FAST | STORED)),
         published_at: b.add_i64_field(PUBLISHED_AT, NumericOptions::default().set_fast()),
-        updated_at: b.add_i64_field(UPDATED_AT, NumericOptions::default().set_fast()),
+        updated_at: b.add_i64_field(UPDATED_AT, NumericOptions::default().set_fast().set_stored()),
         downloads: b.add_u64_field(DOWNLOADS, NumericOptions::default().set_fast()),
         title_sort: b.add_text_field(TITLE_SORT, TextOptions::default().set_fast("raw")),
+        row_count: b.add_i64_field("row_count", STORED),
     };
     (b.build(), fields)
 }
@@ -161,5 +165,8 @@ pub(crate) fn to_document(f: &Fields, doc: &Doc) -> TantivyDocument {
     d.add_i64(f.updated_at, doc.updated_at);
     d.add_u64(f.downloads, doc.downloads);
     d.add_text(f.title_sort, analysis::sort_key(&doc.title));
+    if let Some(rows) = doc.row_count {
+        d.add_i64(f.row_count, rows);
+    }
     d
 }

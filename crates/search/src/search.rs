@@ -72,10 +72,30 @@ impl Shared {
             .doc(ranked.address)
             .map_err(|e| SearchError::Index(format!("cannot read a found document: {e}")))?;
         let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("");
+        let facet = |facet| text(self.fields.facet(facet)).to_string();
+        let all = |facet| {
+            doc.get_all(self.fields.facet(facet))
+                .filter_map(|v| v.as_str())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
         Ok(Hit {
             id: ranked.id,
             code: text(self.fields.code).to_string(),
             score: ranked.score,
+            title: text(self.fields.title).to_string(),
+            provider: text(self.fields.provider).to_string(),
+            provider_key: facet(Facet::Provider),
+            domain: facet(Facet::Domain),
+            open_type: facet(Facet::OpenType),
+            update_frequency: facet(Facet::UpdateFrequency),
+            formats: all(Facet::Format),
+            tags: all(Facet::Tag),
+            row_count: doc.get_first(self.fields.row_count).and_then(|v| v.as_i64()),
+            updated_at: doc
+                .get_first(self.fields.updated_at)
+                .and_then(|v| v.as_i64())
+                .unwrap_or(0),
             title_html: highlight::title_html(text(self.fields.title), marks),
             snippet_html: highlight::snippet_html(text(self.fields.summary), marks),
         })

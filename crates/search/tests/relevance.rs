@@ -155,3 +155,44 @@ fn scores_fall_down_the_page() {
     );
     assert!(found.hits[0].score > 0.0);
 }
+
+#[test]
+fn a_hit_carries_what_a_result_list_shows() {
+    let mut docs = common::catalogue();
+    docs[0].row_count = Some(1234);
+    let first_tag = docs[0].tags[0].clone();
+    docs[0].tags.push(first_tag);
+    let want = docs[0].clone();
+    let index = common::index_of(&docs);
+    let found = search(&index, "住房公积金");
+    let hit = found.hits.iter().find(|h| h.id == want.id).expect("the first document");
+    assert_eq!(hit.code, want.code);
+    assert_eq!(hit.title, want.title);
+    assert_eq!(
+        (hit.provider.as_str(), hit.provider_key.as_str()),
+        (want.provider.as_str(), want.provider_key.as_str())
+    );
+    assert_eq!(
+        (hit.domain.as_str(), hit.open_type.as_str()),
+        (want.domain.as_str(), want.open_type.as_str())
+    );
+    assert_eq!(hit.update_frequency, want.update_frequency);
+    assert_eq!(hit.formats, want.formats);
+    // Tags come back once each, in their order.
+    assert_eq!(hit.tags, want.tags[..want.tags.len() - 1].to_vec());
+    assert_eq!((hit.row_count, hit.updated_at), (Some(1234), want.updated_at));
+}
+
+#[test]
+fn the_generation_changes_with_each_commit() {
+    let index = pubdata_search::Index::in_memory().unwrap();
+    let before = index.generation();
+    let mut w = index.writer().unwrap();
+    w.upsert(&common::catalogue()[0]).unwrap();
+    w.commit(1).unwrap();
+    let after = index.generation();
+    assert_ne!(before, after);
+    let w = index.writer().unwrap();
+    w.commit(2).unwrap();
+    assert_ne!(index.generation(), after);
+}

@@ -44,8 +44,8 @@ pub struct AppState {
     pub access: Arc<pubdata_service::access::AccessSettings>,
     /// Keys each conditional grant's download row order (the traceable watermark).
     pub watermark: Arc<pubdata_ingest::watermark::WatermarkSecret>,
-    /// Provider names for search facet labels, cached briefly.
-    pub provider_names: Arc<api::search::ProviderNames>,
+    /// Search results, provider and region names that searches reuse.
+    pub search_cache: Arc<api::search::SearchCache>,
     /// Requests per minute per AppKey on the data API.
     app_key_limit: Arc<ratelimit::RateLimit>,
     metrics: Arc<metrics::Metrics>,
@@ -64,7 +64,7 @@ impl AppState {
             catalogue: pubdata_service::catalogue::Catalogue::new(search.clone()),
             access: Arc::new(config.access()),
             watermark: Arc::new(watermark_secret(&config.data_dir)?),
-            provider_names: Default::default(),
+            search_cache: Default::default(),
             app_key_limit: Arc::new(ratelimit::RateLimit::new(config.app_key_rate_per_minute)),
             search,
             calendar: Arc::new(calendar(&config)?),

@@ -379,7 +379,10 @@ async fn the_index_follows_withdrawals_and_a_rebuild_gives_the_same_results() {
     // Before the follower runs, the stale hit is left out rather than shown.
     let r = search(&mut app, &format!("q={}", enc("公积金"))).await;
     assert_eq!(titles(&r), vec!["基层医疗卫生机构公积金缴存情况"]);
+    // The counts are the index's until it catches up; the search is then remembered…
+    assert_eq!(search(&mut app, "sort=name").await["total"], 5);
     app.sync_search().await;
+    // …and forgotten when the index changes.
     let after_sync = search(&mut app, "sort=name").await;
     assert_eq!(after_sync["total"], 4);
     // Downloads of the bus lines resource make it the most downloaded after a rebuild.

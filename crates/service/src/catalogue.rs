@@ -50,6 +50,7 @@ pub fn doc(p: &Published) -> Doc {
         published_at: row.published_at.unwrap_or(row.updated_at),
         updated_at: row.updated_at,
         downloads: 0,
+        row_count: p.row_count(),
     }
 }
 

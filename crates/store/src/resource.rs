@@ -654,6 +654,23 @@ impl Store {
         rows.iter().map(resource_row).collect()
     }
 
+    /// Which of these resources are published now: one indexed read, for leaving out of search
+    /// results what was withdrawn since the search index last caught up.
+    pub async fn published_among(&self, ids: &[i64]) -> Result<Vec<i64>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id FROM resources WHERE state = 'published' AND id IN ({})",
+            crate::placeholders(1, ids.len())
+        );
+        let mut q = sqlx::query_scalar::<_, i64>(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        Ok(q.fetch_all(self.reader()).await?)
+    }
+
     /// Distributions offered now (`ready`) of the resources with these ids.
     pub async fn ready_distributions_of(&self, ids: &[i64]) -> Result<Vec<DistributionRow>> {
         if ids.is_empty() {

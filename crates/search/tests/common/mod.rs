@@ -91,6 +91,7 @@ fn doc(
         published_at: START_MS + ((id * 7) % 31) * DAY_MS,
         updated_at: START_MS + 60 * DAY_MS + ((id * 11) % 29) * DAY_MS,
         downloads,
+        row_count: None,
     }
 }
 

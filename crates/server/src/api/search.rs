@@ -1,13 +1,17 @@
 //! `/api/v1/search`: the catalogue search with facets, and the parameter reading the search
 //! pages share with it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use axum::extract::{Query as QueryParams, State};
-use axum::Json;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use pubdata_core::{DomainError, FieldError};
 use pubdata_search::{Facet, Query, Sort};
-use pubdata_service::published::{self, Published};
+use pubdata_service::published;
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -203,50 +207,60 @@ async fn labels(
         }
     }
     if need_orgs {
-        for (key, name) in app.provider_names.get(&app.store).await?.iter() {
+        for (key, name) in app.search_cache.provider_names(&app.store).await?.iter() {
             out.insert((Facet::Provider, key.clone()), name.clone());
         }
     }
-    for r in app.store.regions_by_codes(&regions).await? {
-        out.insert((Facet::Region, r.code), r.name);
+    for (code, name) in app.search_cache.region_names(&app.store, &regions).await? {
+        out.insert((Facet::Region, code), name);
     }
     Ok(out)
 }
 
-/// Runs the search and assembles what pages and the API show of it.
-pub async fn run(app: &AppState, lang: Lang, query: &Query) -> AppResult<SearchResults> {
-    let found = pubdata_service::catalogue::search(&app.search, query)?;
+/// Runs the search and assembles what pages and the API show of it. Everything a result shows
+/// comes from the index; the same search under the same index generation is answered from
+/// [`SearchCache`].
+pub async fn run(app: &AppState, lang: Lang, query: &Query) -> AppResult<Arc<SearchResults>> {
+    Ok(cached(app, lang, query).await?.results.clone())
+}
+
+/// [`run`], with the JSON of the results kept beside them.
+async fn cached(app: &AppState, lang: Lang, query: &Query) -> AppResult<Arc<Cached>> {
+    let generation = app.search.generation();
+    let key = format!("{}|{query:?}", lang.code());
+    if let Some(hit) = app.search_cache.get(&key, generation) {
+        return Ok(hit);
+    }
+    let index = app.search.clone();
+    let q = query.clone();
+    // Matching, counting and highlighting are CPU work: off the async threads.
+    let found = tokio::task::spawn_blocking(move || pubdata_service::catalogue::search(&index, &q))
+        .await
+        .map_err(|e| pubdata_service::StoreError::Other(format!("search task failed: {e}")))??;
+    // A resource withdrawn since the index last caught up is left out.
     let ids: Vec<i64> = found.hits.iter().map(|h| h.id).collect();
-    let mut by_id: HashMap<i64, Published> = published::many(&app.store, &ids)
-        .await?
-        .into_iter()
-        .map(|p| (p.resource.row.id, p))
-        .collect();
+    let published: HashSet<i64> = app.store.published_among(&ids).await?.into_iter().collect();
     let results = found
         .hits
-        .iter()
-        .filter_map(|h| {
-            // A resource withdrawn since the index last caught up is left out.
-            let p = by_id.remove(&h.id)?;
-            let m = &p.resource.meta;
-            Some(SearchHit {
-                id: h.id,
-                code: p.resource.row.code.clone(),
-                name: p.name(),
-                title: m.title.clone(),
-                title_html: h.title_html.clone(),
-                snippet_html: h.snippet_html.clone(),
-                provider: p.provider.name.clone(),
-                provider_key: p.provider_key(),
-                domain: m.domain.key().to_string(),
-                open_type: m.open_type.as_str().to_string(),
-                update_frequency: m.update_frequency.as_str().to_string(),
-                formats: p.formats(),
-                tags: m.tags.clone(),
-                row_count: p.row_count(),
-                updated_at: p.resource.row.updated_at,
-                score: h.score,
-            })
+        .into_iter()
+        .filter(|h| published.contains(&h.id))
+        .map(|h| SearchHit {
+            id: h.id,
+            name: published::name_of(&h.code),
+            code: h.code,
+            title: h.title,
+            title_html: h.title_html,
+            snippet_html: h.snippet_html,
+            provider: h.provider,
+            provider_key: h.provider_key,
+            domain: h.domain,
+            open_type: h.open_type,
+            update_frequency: h.update_frequency,
+            formats: h.formats,
+            tags: h.tags,
+            row_count: h.row_count,
+            updated_at: h.updated_at,
+            score: h.score,
         })
         .collect();
     let names = labels(app, lang, &found.facets).await?;
@@ -267,14 +281,20 @@ pub async fn run(app: &AppState, lang: Lang, query: &Query) -> AppResult<SearchR
                 .collect(),
         })
         .collect();
-    Ok(SearchResults {
+    let results = Arc::new(SearchResults {
         total: found.total,
         offset: query.offset,
         limit: query.limit,
         sort: query.sort.as_str().to_string(),
         results,
         facets,
-    })
+    });
+    let json = serde_json::to_vec(&*results)
+        .map(Bytes::from)
+        .map_err(|e| pubdata_service::StoreError::Other(format!("encoding search results: {e}")))?;
+    let entry = Arc::new(Cached { results, json });
+    app.search_cache.put(key, generation, entry.clone());
+    Ok(entry)
 }
 
 /// Search parameters (facet filters are named after their facet and may repeat).
@@ -317,9 +337,10 @@ pub async fn search(
     State(app): State<AppState>,
     ctx: Ctx,
     QueryParams(params): QueryParams<Vec<(String, String)>>,
-) -> AppResult<Json<SearchResults>> {
+) -> AppResult<Response> {
     let query = parse(&params, 20)?;
-    Ok(Json(run(&app, ctx.lang, &query).await?))
+    let found = cached(&app, ctx.lang, &query).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], found.json.clone()).into_response())
 }
 
 #[cfg(test)]
@@ -409,22 +430,101 @@ mod tests {
     }
 }
 
-/// Provider keys and names for facet labels, read at most every 30 seconds rather than on every
-/// search.
-#[derive(Default)]
-pub struct ProviderNames {
-    cached: tokio::sync::RwLock<Option<(std::time::Instant, Names)>>,
+/// A search's results and their JSON, as kept in [`SearchCache`].
+pub struct Cached {
+    pub results: Arc<SearchResults>,
+    pub json: Bytes,
 }
 
 /// (provider key, name) pairs.
-type Names = std::sync::Arc<Vec<(String, String)>>;
+type Names = Arc<Vec<(String, String)>>;
 
-impl ProviderNames {
-    const FRESH: std::time::Duration = std::time::Duration::from_secs(30);
+/// What searches reuse: whole results by search and index generation (a popular search is
+/// answered without touching the index), provider names for facet labels (read at most every
+/// 30 seconds), and region names (the region table changes only on import).
+pub struct SearchCache {
+    results: Mutex<ResultsCache>,
+    providers: tokio::sync::RwLock<Option<(Instant, Names)>>,
+    regions: Mutex<HashMap<String, String>>,
+}
 
-    pub async fn get(&self, store: &pubdata_service::Store) -> AppResult<Names> {
-        if let Some((at, names)) = self.cached.read().await.as_ref() {
-            if at.elapsed() < Self::FRESH {
+struct ResultsCache {
+    entries: HashMap<String, Entry>,
+    /// Counts lookups: the least recently used entries go first when the cache is full.
+    tick: u64,
+}
+
+struct Entry {
+    generation: u64,
+    made: Instant,
+    used: u64,
+    value: Arc<Cached>,
+}
+
+impl Default for SearchCache {
+    fn default() -> Self {
+        SearchCache {
+            results: Mutex::new(ResultsCache {
+                entries: HashMap::new(),
+                tick: 0,
+            }),
+            providers: Default::default(),
+            regions: Default::default(),
+        }
+    }
+}
+
+impl SearchCache {
+    /// Searches remembered; at ~20 KB each, about 40 MB when full.
+    const CAPACITY: usize = 2_000;
+    /// A result is reused for at most this long even when the index has not changed, so that
+    /// renamed providers and regions show within the same time as the facet labels.
+    const RESULTS_FRESH: Duration = Duration::from_secs(30);
+    const PROVIDERS_FRESH: Duration = Duration::from_secs(30);
+    /// Region names remembered (codes seen in facets, never the whole table).
+    const REGION_CAPACITY: usize = 50_000;
+
+    fn get(&self, key: &str, generation: u64) -> Option<Arc<Cached>> {
+        let mut cache = self.results.lock().unwrap_or_else(|e| e.into_inner());
+        cache.tick += 1;
+        let tick = cache.tick;
+        let entry = cache.entries.get_mut(key)?;
+        if entry.generation != generation || entry.made.elapsed() > Self::RESULTS_FRESH {
+            return None;
+        }
+        entry.used = tick;
+        Some(entry.value.clone())
+    }
+
+    fn put(&self, key: String, generation: u64, value: Arc<Cached>) {
+        let mut cache = self.results.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.entries.len() >= Self::CAPACITY && !cache.entries.contains_key(&key) {
+            // Entries of an older generation are of no use any more; then the least recently
+            // used quarter.
+            cache.entries.retain(|_, e| e.generation == generation);
+            if cache.entries.len() >= Self::CAPACITY {
+                let mut used: Vec<u64> = cache.entries.values().map(|e| e.used).collect();
+                used.sort_unstable();
+                let cut = used[used.len() / 4];
+                cache.entries.retain(|_, e| e.used > cut);
+            }
+        }
+        cache.tick += 1;
+        let used = cache.tick;
+        cache.entries.insert(
+            key,
+            Entry {
+                generation,
+                made: Instant::now(),
+                used,
+                value,
+            },
+        );
+    }
+
+    pub async fn provider_names(&self, store: &pubdata_service::Store) -> AppResult<Names> {
+        if let Some((at, names)) = self.providers.read().await.as_ref() {
+            if at.elapsed() < Self::PROVIDERS_FRESH {
                 return Ok(names.clone());
             }
         }
@@ -434,8 +534,28 @@ impl ProviderNames {
             .into_iter()
             .map(|o| (published::provider_key(&o), o.name))
             .collect();
-        let names = std::sync::Arc::new(names);
-        *self.cached.write().await = Some((std::time::Instant::now(), names.clone()));
+        let names = Arc::new(names);
+        *self.providers.write().await = Some((Instant::now(), names.clone()));
         Ok(names)
+    }
+
+    /// The names of these region codes (those the table has).
+    async fn region_names(&self, store: &pubdata_service::Store, codes: &[String]) -> AppResult<Vec<(String, String)>> {
+        let missing: Vec<String> = {
+            let known = self.regions.lock().unwrap_or_else(|e| e.into_inner());
+            codes.iter().filter(|c| !known.contains_key(*c)).cloned().collect()
+        };
+        let found = store.regions_by_codes(&missing).await?;
+        let mut known = self.regions.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() + found.len() > Self::REGION_CAPACITY {
+            known.clear();
+        }
+        for r in found {
+            known.insert(r.code, r.name);
+        }
+        Ok(codes
+            .iter()
+            .filter_map(|c| known.get(c).map(|n| (c.clone(), n.clone())))
+            .collect())
     }
 }
