@@ -59,6 +59,9 @@ pub struct Config {
     pub application: pubdata_core::application::Rules,
     /// Requests per minute one AppKey may make to the data API (`PUBDATA_APP_KEY_RATE`).
     pub app_key_rate_per_minute: u32,
+    /// Searches whose results are kept for reuse until the index changes
+    /// (`PUBDATA_SEARCH_CACHE`); 0 turns the cache off.
+    pub search_cache_entries: usize,
 }
 
 /// A value kept out of logs and `Debug` output.
@@ -100,6 +103,7 @@ impl Default for Config {
             mail_from: None,
             application: Default::default(),
             app_key_rate_per_minute: 600,
+            search_cache_entries: 2_000,
         }
     }
 }
@@ -154,6 +158,9 @@ impl Config {
         }
         if let Some(v) = get("PUBDATA_APP_KEY_RATE") {
             self.app_key_rate_per_minute = parse("PUBDATA_APP_KEY_RATE", v)?;
+        }
+        if let Some(v) = get("PUBDATA_SEARCH_CACHE") {
+            self.search_cache_entries = parse("PUBDATA_SEARCH_CACHE", v)?;
         }
         if let Some(v) = get("PUBDATA_OPEN_DOWNLOADS") {
             self.open_downloads = parse("PUBDATA_OPEN_DOWNLOADS", v)?;

@@ -64,7 +64,7 @@ impl AppState {
             catalogue: pubdata_service::catalogue::Catalogue::new(search.clone()),
             access: Arc::new(config.access()),
             watermark: Arc::new(watermark_secret(&config.data_dir)?),
-            search_cache: Default::default(),
+            search_cache: Arc::new(api::search::SearchCache::new(config.search_cache_entries)),
             app_key_limit: Arc::new(ratelimit::RateLimit::new(config.app_key_rate_per_minute)),
             search,
             calendar: Arc::new(calendar(&config)?),

@@ -443,6 +443,7 @@ type Names = Arc<Vec<(String, String)>>;
 /// answered without touching the index), provider names for facet labels (read at most every
 /// 30 seconds), and region names (the region table changes only on import).
 pub struct SearchCache {
+    capacity: usize,
     results: Mutex<ResultsCache>,
     providers: tokio::sync::RwLock<Option<(Instant, Names)>>,
     regions: Mutex<HashMap<String, String>>,
@@ -461,9 +462,11 @@ struct Entry {
     value: Arc<Cached>,
 }
 
-impl Default for SearchCache {
-    fn default() -> Self {
+impl SearchCache {
+    /// Keeps up to `capacity` searches' results (about 20 KB each); 0 keeps none.
+    pub fn new(capacity: usize) -> Self {
         SearchCache {
+            capacity,
             results: Mutex::new(ResultsCache {
                 entries: HashMap::new(),
                 tick: 0,
@@ -472,11 +475,6 @@ impl Default for SearchCache {
             regions: Default::default(),
         }
     }
-}
-
-impl SearchCache {
-    /// Searches remembered; at ~20 KB each, about 40 MB when full.
-    const CAPACITY: usize = 2_000;
     /// A result is reused for at most this long even when the index has not changed, so that
     /// renamed providers and regions show within the same time as the facet labels.
     const RESULTS_FRESH: Duration = Duration::from_secs(30);
@@ -497,12 +495,15 @@ impl SearchCache {
     }
 
     fn put(&self, key: String, generation: u64, value: Arc<Cached>) {
+        if self.capacity == 0 {
+            return;
+        }
         let mut cache = self.results.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.entries.len() >= Self::CAPACITY && !cache.entries.contains_key(&key) {
+        if cache.entries.len() >= self.capacity && !cache.entries.contains_key(&key) {
             // Entries of an older generation are of no use any more; then the least recently
             // used quarter.
             cache.entries.retain(|_, e| e.generation == generation);
-            if cache.entries.len() >= Self::CAPACITY {
+            if cache.entries.len() >= self.capacity {
                 let mut used: Vec<u64> = cache.entries.values().map(|e| e.used).collect();
                 used.sort_unstable();
                 let cut = used[used.len() / 4];
