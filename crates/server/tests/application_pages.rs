@@ -359,6 +359,10 @@ async fn applications_go_from_the_dataset_page_through_review_to_a_grant() {
         .unwrap()
         .is_empty());
     let r = post(&mut consumer, &accept, &[("terms_accepted", "on")]).await;
+    // Post/Redirect/Get: the dataset page again, with the message.
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), format!("/dataset/{}?done=terms_accepted", w.open_name));
+    let r = consumer.get(r.location()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(
         r.body.contains("已接受使用协议，现在可以下载本资源的数据。"),

@@ -237,13 +237,14 @@ async fn dataset(
     ctx: Ctx,
     headers: HeaderMap,
     Path(name): Path<String>,
+    query: axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> AppResult<Response> {
     if let Some((stem, syntax)) = Syntax::split(&name) {
         return dataset_rdf(&app, &headers, stem, syntax).await;
     }
     let resp = match Syntax::negotiate(&headers) {
         Some(syntax) => dataset_rdf(&app, &headers, &name, syntax).await?,
-        None => crate::web::catalogue::dataset(State(app), ctx, Path(name)).await?,
+        None => crate::web::catalogue::dataset(State(app), ctx, Path(name), query).await?,
     };
     Ok(vary_accept(resp))
 }

@@ -451,17 +451,13 @@ pub async fn accept_terms(
     let p = published::by_name(&app.store, &name).await?;
     let accepted = form.flag("terms_accepted");
     let result = access::accept_terms(&app.store, &ctx.caller, p.resource.row.id, accepted).await;
-    let values = catalogue::dataset_values(&app, &ctx, &p).await?;
     match result {
-        // Shown here rather than after a redirect: the dataset page keeps its plain address.
-        Ok(_) => Ok(render(
-            &app,
-            &ctx,
-            "dataset.html",
-            context! { done => "terms_accepted", ..values },
-        )?
-        .into_response()),
-        Err(e) => form_error(&app, &ctx, "dataset.html", values, &form.map, e.into()),
+        // Post/Redirect/Get: reloading the page does not send the form again.
+        Ok(_) => Ok(super::see_other(&format!("/dataset/{}", p.name()), "terms_accepted")),
+        Err(e) => {
+            let values = catalogue::dataset_values(&app, &ctx, &p).await?;
+            form_error(&app, &ctx, "dataset.html", values, &form.map, e.into())
+        }
     }
 }
 

@@ -397,10 +397,21 @@ pub async fn moved(Path(code): Path<String>) -> Response {
 /// A published resource's public page: metadata, 数据项, a preview of its data, the quality of
 /// its current data, its versions, and how to get it — by download, data API, CKAN, DCAT or
 /// data package.
-pub async fn dataset(State(app): State<AppState>, ctx: Ctx, Path(name): Path<String>) -> AppResult<Response> {
+pub async fn dataset(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(name): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> AppResult<Response> {
     let p = published::by_name(&app.store, &name).await?;
     let page = dataset_values(&app, &ctx, &p).await?;
-    Ok(render(&app, &ctx, "dataset.html", page)?.into_response())
+    Ok(render(
+        &app,
+        &ctx,
+        "dataset.html",
+        context! { done => super::done_key(&q), ..page },
+    )?
+    .into_response())
 }
 
 /// What the dataset page shows; also re-shown after the usage terms are accepted.
