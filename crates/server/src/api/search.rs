@@ -343,93 +343,6 @@ pub async fn search(
     Ok(([(header::CONTENT_TYPE, "application/json")], found.json.clone()).into_response())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
-
-    fn codes(e: DomainError) -> Vec<(String, String)> {
-        match e {
-            DomainError::Validation(v) => v.into_iter().map(|f| (f.field, f.code)).collect(),
-            other => panic!("not a validation error: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn reads_text_filters_sort_and_paging() {
-        let q = parse(
-            &p(&[
-                ("q", " 公积金 "),
-                ("domain", "ms"),
-                ("domain", "jj"),
-                ("format", "CSV"),
-                ("sort", "updated"),
-                ("page", "3"),
-            ]),
-            20,
-        )
-        .unwrap();
-        assert_eq!(q.text, "公积金");
-        assert_eq!(
-            q.filters,
-            vec![
-                (Facet::Domain, "ms".into()),
-                (Facet::Domain, "jj".into()),
-                (Facet::Format, "CSV".into())
-            ]
-        );
-        assert_eq!((q.sort, q.offset, q.limit), (Sort::Updated, 40, 20));
-        assert_eq!(q.facets, Facet::ALL.to_vec());
-        let q = parse(&p(&[("facets", "domain, tag"), ("limit", "5"), ("offset", "10")]), 20).unwrap();
-        assert_eq!((q.facets, q.limit, q.offset), (vec![Facet::Domain, Facet::Tag], 5, 10));
-    }
-
-    #[test]
-    fn every_bad_parameter_is_named() {
-        let e = parse(
-            &p(&[
-                ("sort", "price"),
-                ("limit", "-1"),
-                ("offset", "abc"),
-                ("facets", "colour"),
-                ("colour", "red"),
-                ("page", "0"),
-            ]),
-            20,
-        )
-        .unwrap_err();
-        let got = codes(e);
-        for want in [
-            ("sort", "search_sort"),
-            ("limit", "number"),
-            ("offset", "number"),
-            ("facets", "search_facet"),
-            ("colour", "search_parameter"),
-            ("page", "range"),
-        ] {
-            assert!(
-                got.contains(&(want.0.into(), want.1.into())),
-                "{want:?} missing from {got:?}"
-            );
-        }
-        assert_eq!(
-            codes(parse(&p(&[("limit", "101")]), 20).unwrap_err()),
-            vec![("limit".into(), "range".into())]
-        );
-        assert_eq!(
-            codes(parse(&p(&[("offset", "99999999")]), 20).unwrap_err()),
-            vec![("offset".into(), "search_offset".into())]
-        );
-        assert_eq!(
-            codes(parse(&p(&[("q", &"长".repeat(201))]), 20).unwrap_err()),
-            vec![("q".into(), "length".into())]
-        );
-    }
-}
-
 /// A search's results and their JSON, as kept in [`SearchCache`].
 pub struct Cached {
     pub results: Arc<SearchResults>,
@@ -558,5 +471,92 @@ impl SearchCache {
             .iter()
             .filter_map(|c| known.get(c).map(|n| (c.clone(), n.clone())))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn codes(e: DomainError) -> Vec<(String, String)> {
+        match e {
+            DomainError::Validation(v) => v.into_iter().map(|f| (f.field, f.code)).collect(),
+            other => panic!("not a validation error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_text_filters_sort_and_paging() {
+        let q = parse(
+            &p(&[
+                ("q", " 公积金 "),
+                ("domain", "ms"),
+                ("domain", "jj"),
+                ("format", "CSV"),
+                ("sort", "updated"),
+                ("page", "3"),
+            ]),
+            20,
+        )
+        .unwrap();
+        assert_eq!(q.text, "公积金");
+        assert_eq!(
+            q.filters,
+            vec![
+                (Facet::Domain, "ms".into()),
+                (Facet::Domain, "jj".into()),
+                (Facet::Format, "CSV".into())
+            ]
+        );
+        assert_eq!((q.sort, q.offset, q.limit), (Sort::Updated, 40, 20));
+        assert_eq!(q.facets, Facet::ALL.to_vec());
+        let q = parse(&p(&[("facets", "domain, tag"), ("limit", "5"), ("offset", "10")]), 20).unwrap();
+        assert_eq!((q.facets, q.limit, q.offset), (vec![Facet::Domain, Facet::Tag], 5, 10));
+    }
+
+    #[test]
+    fn every_bad_parameter_is_named() {
+        let e = parse(
+            &p(&[
+                ("sort", "price"),
+                ("limit", "-1"),
+                ("offset", "abc"),
+                ("facets", "colour"),
+                ("colour", "red"),
+                ("page", "0"),
+            ]),
+            20,
+        )
+        .unwrap_err();
+        let got = codes(e);
+        for want in [
+            ("sort", "search_sort"),
+            ("limit", "number"),
+            ("offset", "number"),
+            ("facets", "search_facet"),
+            ("colour", "search_parameter"),
+            ("page", "range"),
+        ] {
+            assert!(
+                got.contains(&(want.0.into(), want.1.into())),
+                "{want:?} missing from {got:?}"
+            );
+        }
+        assert_eq!(
+            codes(parse(&p(&[("limit", "101")]), 20).unwrap_err()),
+            vec![("limit".into(), "range".into())]
+        );
+        assert_eq!(
+            codes(parse(&p(&[("offset", "99999999")]), 20).unwrap_err()),
+            vec![("offset".into(), "search_offset".into())]
+        );
+        assert_eq!(
+            codes(parse(&p(&[("q", &"长".repeat(201))]), 20).unwrap_err()),
+            vec![("q".into(), "length".into())]
+        );
     }
 }
