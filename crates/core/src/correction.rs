@@ -178,7 +178,7 @@ impl NewCorrection {
 
     /// Every rule, all problems at once. `target` is the resource the service found for
     /// `resource_id` (`None`: not found, or never published). Errors are reported only on data
-    /// that is published now (`resource_not_open` for withdrawn or unpublished data), on one of
+    /// that is published now (`resource_not_published` for withdrawn or unpublished data), on one of
     /// the resource's own distributions, on a row the data has and a field it declares.
     pub fn validate(&self, target: Option<Target<'_>>) -> Result<Correction, DomainError> {
         let mut c = Checks::new();
@@ -222,7 +222,7 @@ impl NewCorrection {
             match target {
                 None => "not_found",
                 Some(t) if t.resource.id != self.resource().unwrap_or_default() => "not_found",
-                Some(t) if !t.resource.is_open() => "correction_resource_not_open",
+                Some(t) if !t.resource.is_open() => "resource_not_published",
                 Some(t) => return Some(t),
             }
         };
@@ -623,7 +623,7 @@ mod tests {
             let want: Vec<&str> = if ok {
                 vec![]
             } else {
-                vec!["resource_id:correction_resource_not_open"]
+                vec!["resource_id:resource_not_published"]
             };
             assert_eq!(codes(form().validate(Some(target(&m, status)))), want, "{status:?}");
         }
@@ -631,7 +631,7 @@ mod tests {
         not_open.open_type = crate::metadata::OpenType::NotOpen;
         assert_eq!(
             codes(form().validate(Some(target(&not_open, Status::new(ResourceState::Published))))),
-            vec!["resource_id:correction_resource_not_open"]
+            vec!["resource_id:resource_not_published"]
         );
         assert_eq!(
             codes(form().validate(None)),

@@ -596,7 +596,7 @@ pub fn open_resource(found: Option<&ResourceRef>, given: &str) -> Result<i64, Do
     } else {
         match found {
             None => "not_found",
-            Some(r) if !r.is_open() => "resource_not_open",
+            Some(r) if !r.is_open() => "resource_not_published",
             Some(r) => return Ok(r.id),
         }
     };
@@ -1212,7 +1212,7 @@ mod tests {
         ] {
             assert_eq!(
                 codes(open_resource(Some(&r(5, state, &open)), "5")),
-                vec!["resource_id:resource_not_open"],
+                vec!["resource_id:resource_not_published"],
                 "{state:?}"
             );
         }
