@@ -235,6 +235,12 @@ fn date(days_from_today: i64) -> String {
         .to_string()
 }
 
+/// The day `n` working days from today, as deadlines are stored.
+fn working_days(n: u32) -> String {
+    let today = pubdata_core::calendar::Date::from_unix_millis_cst(pubdata_store::now_ms());
+    WorkCalendar::official().add_working_days(today, n).to_string()
+}
+
 async fn notices(app: &mut TestApp, token: &str) -> Vec<Value> {
     let r = call(app, Method::GET, "/api/v1/notices", token, None).await;
     expect(&r, StatusCode::OK, "notices")
@@ -366,6 +372,7 @@ async fn demand_story(mut app: TestApp) {
         (v["state"].as_str(), v["provider_org_id"].as_i64()),
         (Some("assessing"), Some(w.provider))
     );
+    assert_eq!(v["stage_due"], working_days(10), "ten working days to assess");
     assert!(notice_of(&mut app, &w.prov_editor, "demand_routed", a).await.is_some());
     assert!(notice_of(&mut app, &c, "demand_in_assessment", a).await.is_some());
     let r = call(&mut app, Method::GET, "/api/v1/demand-queue", &w.prov_reviewer, None).await;
@@ -704,7 +711,7 @@ async fn correction_story(mut app: TestApp) {
         (v["state"].as_str(), v["row"].as_i64(), v["field"].as_str()),
         (Some("submitted"), Some(3), Some("district"))
     );
-    assert!(v["stage_due"].is_string());
+    assert_eq!(v["stage_due"], working_days(5), "five working days to handle");
     let r = call(
         &mut app,
         Method::POST,
@@ -1159,6 +1166,47 @@ fn every_notice_and_message_is_translated() {
         let missing: Vec<&String> = keys.iter().filter(|k| !i18n::has(lang, k)).collect();
         assert!(missing.is_empty(), "{lang:?} lacks {missing:?}");
     }
+}
+
+#[test]
+fn deadlines_are_configurable() {
+    let c: pubdata_server::Config =
+        toml::from_str("[demand]\nassessment_days = 15\n\n[correction]\nhandling_days = 3\n").unwrap();
+    assert_eq!((c.demand.assessment_days, c.demand.routing_days), (15, 2));
+    assert_eq!(
+        (c.correction.handling_days, c.correction.duplicate_window_secs),
+        (3, 600)
+    );
+    assert!(toml::from_str::<pubdata_server::Config>("[demand]\nassesment_days = 15\n").is_err());
+}
+
+#[tokio::test]
+async fn openapi_describes_demands_and_corrections() {
+    let mut app = TestApp::sqlite().await;
+    let doc = app.get("/api/v1/openapi.json").await.json();
+    for (path, method) in [
+        ("/demands", "get"),
+        ("/demands", "post"),
+        ("/demands/mine", "get"),
+        ("/demands/{id}", "get"),
+        ("/demands/{id}/route", "post"),
+        ("/demands/{id}/decision", "post"),
+        ("/demand-queue", "get"),
+        ("/corrections", "get"),
+        ("/corrections", "post"),
+        ("/corrections/mine", "get"),
+        ("/corrections/{id}", "get"),
+        ("/corrections/{id}/decision", "post"),
+        ("/correction-queue", "get"),
+        ("/resources/{id}/correction-counts", "get"),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path}");
+    }
+    // Each request body is its own schema, not another module's of the same name.
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["DemandDecisionDto"]["properties"]["item"].is_object());
+    assert!(schemas["CorrectionDecisionDto"]["properties"]["fixed_distribution_id"].is_object());
+    assert!(schemas["DemandDto"]["properties"]["requester_name"].is_object());
 }
 
 #[tokio::test]

@@ -425,6 +425,9 @@ pub async fn remind(store: &Store) -> Result<usize> {
         let Some(due) = row.stage_due.as_deref().and_then(Date::parse) else {
             continue;
         };
+        if !interaction::reminder_due(due, today) {
+            continue;
+        }
         let w = interaction::Waiting {
             object_type: OBJECT,
             id: row.id,

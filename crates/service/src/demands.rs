@@ -641,6 +641,9 @@ pub async fn remind(store: &Store) -> Result<usize> {
         let Some(due) = row.stage_due.as_deref().and_then(pubdata_core::calendar::Date::parse) else {
             continue;
         };
+        if !interaction::reminder_due(due, today) {
+            continue;
+        }
         let assignees = match row.provider_org_id {
             Some(org) if row.state == DemandState::Assessing.as_str() => {
                 interaction::provider_staff(store, org).await?

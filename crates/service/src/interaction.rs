@@ -144,6 +144,12 @@ pub(crate) async fn notify(tx: &mut Tx, users: &[i64], notice: &Notice) -> Resul
     Ok(())
 }
 
+/// Whether a deadline is near enough (due tomorrow or earlier) for [`remind`] to have anything
+/// to say, so callers skip looking up who would hear.
+pub(crate) fn reminder_due(due: Date, today: Date) -> bool {
+    today.add_days(1) >= due
+}
+
 /// Something waiting on a person with a deadline, for reminders.
 pub(crate) struct Waiting<'a> {
     pub object_type: &'a str,
@@ -163,7 +169,7 @@ pub(crate) struct Waiting<'a> {
 pub(crate) async fn remind(store: &Store, w: Waiting<'_>, today: Date) -> Result<bool> {
     let (action, users) = if today > w.due {
         ("overdue", store.users_with_role(Role::AdminManager, None).await?)
-    } else if today.add_days(1) >= w.due {
+    } else if reminder_due(w.due, today) {
         ("reminder", w.assignees.clone())
     } else {
         return Ok(false);

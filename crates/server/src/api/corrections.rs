@@ -10,7 +10,7 @@ use pubdata_service::corrections::{self, CorrectionView, Counts, PublicQuery};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::demands::{event_dto, header_key, EventDto};
+use super::demands::{event_dto, header_key, InteractionEventDto};
 use super::{ErrorBody, JsonBody};
 use crate::ctx::Ctx;
 use crate::error::AppResult;
@@ -53,7 +53,7 @@ pub struct CorrectionDto {
     pub evidence: Option<String>,
     /// Why it was rejected.
     pub reason: Option<String>,
-    pub history: Vec<EventDto>,
+    pub history: Vec<InteractionEventDto>,
 }
 
 fn dto(v: CorrectionView) -> CorrectionDto {
@@ -163,7 +163,7 @@ pub struct HandledQuery {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct QueueEntryDto {
+pub struct CorrectionQueueEntryDto {
     pub correction: CorrectionDto,
     /// Working days past the deadline.
     pub overdue_days: i64,
@@ -172,18 +172,18 @@ pub struct QueueEntryDto {
 /// The reports the caller handles: its department's for a provider's staff, all for the
 /// administration institution.
 #[utoipa::path(get, path = "/correction-queue", operation_id = "correction_queue", tag = "corrections",
-    params(HandledQuery), responses((status = 200, body = [QueueEntryDto], description = "the reports"),
+    params(HandledQuery), responses((status = 200, body = [CorrectionQueueEntryDto], description = "the reports"),
     (status = 403, body = ErrorBody, description = "not administration or provider staff")))]
 pub async fn queue(
     State(app): State<AppState>,
     ctx: Ctx,
     Query(q): Query<HandledQuery>,
-) -> AppResult<Json<Vec<QueueEntryDto>>> {
+) -> AppResult<Json<Vec<CorrectionQueueEntryDto>>> {
     let entries = corrections::handled(&app.store, &ctx.caller, q.open.unwrap_or(true), &app.calendar).await?;
     Ok(Json(
         entries
             .into_iter()
-            .map(|e| QueueEntryDto {
+            .map(|e| CorrectionQueueEntryDto {
                 overdue_days: e.overdue_days,
                 correction: dto(e.correction),
             })
@@ -202,7 +202,7 @@ pub async fn get(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> 
 
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(default)]
-pub struct DecisionDto {
+pub struct CorrectionDecisionDto {
     /// start_review, accept or reject.
     pub decision: String,
     /// accept: how it will be fixed (required); reject: the reason (required).
@@ -214,7 +214,7 @@ pub struct DecisionDto {
 /// The provider's handling of a report on its data: take it up, then accept (saying how it will
 /// be fixed) or reject (with the reason). The reporter is told each step.
 #[utoipa::path(post, path = "/corrections/{id}/decision", operation_id = "decide_correction",
-    tag = "corrections", params(("id" = i64, Path)), request_body = DecisionDto, responses(
+    tag = "corrections", params(("id" = i64, Path)), request_body = CorrectionDecisionDto, responses(
     (status = 200, body = CorrectionDto, description = "done"),
     (status = 403, body = ErrorBody, description = "not the provider's staff"),
     (status = 409, body = ErrorBody, description = "not in the state for it"),
@@ -223,7 +223,7 @@ pub async fn decide(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<i64>,
-    JsonBody(d): JsonBody<DecisionDto>,
+    JsonBody(d): JsonBody<CorrectionDecisionDto>,
 ) -> AppResult<Json<CorrectionDto>> {
     let action = match d.decision.trim() {
         "start_review" => Action::StartReview,
@@ -241,22 +241,22 @@ pub async fn decide(
 /// Reports on one resource by state (accepted ones are confirmed errors).
 #[utoipa::path(get, path = "/resources/{id}/correction-counts", operation_id = "correction_counts",
     tag = "corrections", params(("id" = i64, Path)), security(()), responses(
-    (status = 200, body = CountsDto, description = "reports by state")))]
-pub async fn counts(State(app): State<AppState>, Path(id): Path<i64>) -> AppResult<Json<CountsDto>> {
+    (status = 200, body = CorrectionCountsDto, description = "reports by state")))]
+pub async fn counts(State(app): State<AppState>, Path(id): Path<i64>) -> AppResult<Json<CorrectionCountsDto>> {
     Ok(Json(corrections::counts(&app.store, id).await?.into()))
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct CountsDto {
+pub struct CorrectionCountsDto {
     pub submitted: i64,
     pub under_review: i64,
     pub accepted: i64,
     pub rejected: i64,
 }
 
-impl From<Counts> for CountsDto {
+impl From<Counts> for CorrectionCountsDto {
     fn from(c: Counts) -> Self {
-        CountsDto {
+        CorrectionCountsDto {
             submitted: c.submitted,
             under_review: c.under_review,
             accepted: c.accepted,

@@ -52,12 +52,12 @@ pub struct DemandDto {
     pub requester_name: Option<String>,
     pub purpose: Option<String>,
     /// Every step (for those who see the demand in full).
-    pub history: Vec<EventDto>,
+    pub history: Vec<InteractionEventDto>,
 }
 
 /// One step of a demand's or a correction's history.
 #[derive(Serialize, ToSchema)]
-pub struct EventDto {
+pub struct InteractionEventDto {
     pub action: String,
     pub actor: String,
     pub from_state: String,
@@ -67,8 +67,8 @@ pub struct EventDto {
     pub at: i64,
 }
 
-pub(crate) fn event_dto(e: InteractionEventRow) -> EventDto {
-    EventDto {
+pub(crate) fn event_dto(e: InteractionEventRow) -> InteractionEventDto {
+    InteractionEventDto {
         action: e.action,
         actor: e.actor,
         from_state: e.from_state,
@@ -201,7 +201,7 @@ pub async fn get(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> 
 }
 
 #[derive(Deserialize, ToSchema)]
-pub struct RouteDto {
+pub struct DemandRouteDto {
     /// The provider department to assess it.
     #[serde(deserialize_with = "loose_text")]
     pub provider_org_id: String,
@@ -218,7 +218,7 @@ fn loose_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error
 /// 分派 — the administration institution routes a demand to a provider (or re-routes an
 /// assessment to another one); the provider's assessment deadline starts.
 #[utoipa::path(post, path = "/demands/{id}/route", operation_id = "route_demand", tag = "demands",
-    params(("id" = i64, Path)), request_body = RouteDto, responses(
+    params(("id" = i64, Path)), request_body = DemandRouteDto, responses(
     (status = 200, body = DemandDto, description = "in assessment"),
     (status = 403, body = ErrorBody, description = "not the administration institution"),
     (status = 409, body = ErrorBody, description = "already answered"),
@@ -227,7 +227,7 @@ pub async fn route(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<i64>,
-    JsonBody(d): JsonBody<RouteDto>,
+    JsonBody(d): JsonBody<DemandRouteDto>,
 ) -> AppResult<Json<DemandDto>> {
     demands::route(
         &app.store,
@@ -243,7 +243,7 @@ pub async fn route(
 
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(default)]
-pub struct DecisionDto {
+pub struct DemandDecisionDto {
     /// accept, decline or already_open.
     pub decision: String,
     /// The reason (decline, required) or the reply to the requester (accept, already_open).
@@ -264,7 +264,7 @@ pub struct DecisionDto {
 /// (the plan item is created with the decision), decline with a reason, or point to a published
 /// resource that already answers it.
 #[utoipa::path(post, path = "/demands/{id}/decision", operation_id = "decide_demand", tag = "demands",
-    params(("id" = i64, Path)), request_body = DecisionDto, responses(
+    params(("id" = i64, Path)), request_body = DemandDecisionDto, responses(
     (status = 200, body = DemandDto, description = "answered"),
     (status = 403, body = ErrorBody, description = "not a provider's staff"),
     (status = 409, body = ErrorBody, description = "routed to another provider, or not in assessment"),
@@ -273,7 +273,7 @@ pub async fn decide(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<i64>,
-    JsonBody(d): JsonBody<DecisionDto>,
+    JsonBody(d): JsonBody<DemandDecisionDto>,
 ) -> AppResult<Json<DemandDto>> {
     let decision = match d.decision.trim() {
         "accept" => Decision::Accept {
@@ -293,7 +293,7 @@ pub async fn decide(
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct QueueEntryDto {
+pub struct DemandQueueEntryDto {
     pub demand: DemandDto,
     /// routing or assessment.
     pub stage: Option<String>,
@@ -304,14 +304,14 @@ pub struct QueueEntryDto {
 /// What waits on the caller, oldest first: demands to route and every open assessment for the
 /// administration institution; its own assessments for a provider's staff.
 #[utoipa::path(get, path = "/demand-queue", operation_id = "demand_queue", tag = "demands", responses(
-    (status = 200, body = [QueueEntryDto], description = "oldest first, overdue marked"),
+    (status = 200, body = [DemandQueueEntryDto], description = "oldest first, overdue marked"),
     (status = 403, body = ErrorBody, description = "not administration or provider staff")))]
-pub async fn queue(State(app): State<AppState>, ctx: Ctx) -> AppResult<Json<Vec<QueueEntryDto>>> {
+pub async fn queue(State(app): State<AppState>, ctx: Ctx) -> AppResult<Json<Vec<DemandQueueEntryDto>>> {
     let entries = demands::queue(&app.store, &ctx.caller, &app.calendar).await?;
     Ok(Json(
         entries
             .into_iter()
-            .map(|e| QueueEntryDto {
+            .map(|e| DemandQueueEntryDto {
                 stage: e.stage.map(|s| s.as_str().to_string()),
                 overdue_days: e.overdue_days,
                 demand: dto(e.demand),
