@@ -4,7 +4,9 @@
 pub mod application;
 pub mod audit;
 pub mod calendar;
+pub mod correction;
 pub mod credit_code;
+pub mod demand;
 pub mod error;
 pub mod field;
 pub mod metadata;

@@ -57,6 +57,11 @@ pub struct Config {
     /// Rules of the application process (`[application]`): `max_period_months`,
     /// `pre_review_days`, `provider_review_days`, `relay_days`, `auto_relay_after_days`.
     pub application: pubdata_core::application::Rules,
+    /// Rules of data demands (`[demand]`): `routing_days`, `assessment_days`,
+    /// `duplicate_window_secs`.
+    pub demand: pubdata_core::demand::Rules,
+    /// Rules of corrections (`[correction]`): `handling_days`, `duplicate_window_secs`.
+    pub correction: pubdata_core::correction::Rules,
     /// Requests per minute one AppKey may make to the data API (`PUBDATA_APP_KEY_RATE`).
     pub app_key_rate_per_minute: u32,
     /// Searches whose results are kept for reuse until the index changes
@@ -102,6 +107,8 @@ impl Default for Config {
             smtp_password: None,
             mail_from: None,
             application: Default::default(),
+            demand: Default::default(),
+            correction: Default::default(),
             app_key_rate_per_minute: 600,
             search_cache_entries: 2_000,
         }

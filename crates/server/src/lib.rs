@@ -42,6 +42,9 @@ pub struct AppState {
     pub catalogue: pubdata_service::catalogue::Catalogue,
     /// Rules of the application process (maximum period of use, deadlines, automatic relay).
     pub access: Arc<pubdata_service::access::AccessSettings>,
+    /// Deadlines and duplicate detection of data demands and corrections.
+    pub demands: pubdata_core::demand::Rules,
+    pub corrections: pubdata_core::correction::Rules,
     /// Keys each conditional grant's download row order (the traceable watermark).
     pub watermark: Arc<pubdata_ingest::watermark::WatermarkSecret>,
     /// Search results, provider and region names that searches reuse.
@@ -63,6 +66,8 @@ impl AppState {
             files,
             catalogue: pubdata_service::catalogue::Catalogue::new(search.clone()),
             access: Arc::new(config.access()),
+            demands: config.demand,
+            corrections: config.correction,
             watermark: Arc::new(watermark_secret(&config.data_dir)?),
             search_cache: Arc::new(api::search::SearchCache::new(config.search_cache_entries)),
             app_key_limit: Arc::new(ratelimit::RateLimit::new(config.app_key_rate_per_minute)),
@@ -171,13 +176,17 @@ pub async fn serve(state: AppState, addr: &str) -> anyhow::Result<()> {
             pubdata_service::ingest_job::handler(state.files.clone(), secret),
         );
     tokio::spawn(worker.run());
-    // Grant expiry, automatic relay, reminders and escalation, every ten minutes.
+    // Grant expiry, automatic relay, reminders and escalation (applications, demands,
+    // corrections), every ten minutes.
     {
         let (store, access, calendar) = (state.store.clone(), state.access.clone(), state.calendar.clone());
         tokio::spawn(async move {
             loop {
                 if let Err(e) = pubdata_service::access::housekeeping(&store, &access, &calendar).await {
                     tracing::warn!("application housekeeping failed: {e}");
+                }
+                if let Err(e) = pubdata_service::interaction::housekeeping(&store).await {
+                    tracing::warn!("demand and correction reminders failed: {e}");
                 }
                 tokio::time::sleep(std::time::Duration::from_secs(600)).await;
             }

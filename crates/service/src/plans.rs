@@ -53,7 +53,7 @@ pub async fn create_plan(store: &Store, caller: &Caller, org_id: i64, input: &Ne
     Ok(id)
 }
 
-fn open_plan(row: &PlanRow) -> Result<OpenPlan> {
+pub(crate) fn open_plan(row: &PlanRow) -> Result<OpenPlan> {
     let date =
         |s: &str| Date::parse(s).ok_or_else(|| crate::StoreError::Other(format!("plan {}: bad date {s}", row.id)));
     Ok(OpenPlan {

@@ -393,6 +393,10 @@ pub async fn decide(store: &Store, caller: &Caller, id: i64, decision: Decision)
         }
     }
     follow_plan_items(&mut tx, id, t.to).await?;
+    if t.effects.contains(&Effect::Publish) {
+        // Demands waiting on this resource are met now, in the same transaction.
+        crate::demands::fulfil_on_publish(store, &mut tx, id, &meta.title).await?;
+    }
     let mut e = caller.audit(action.name_for_audit(), "resource", id);
     e.before = Some(json!({"state": r.status.key()}));
     e.after = Some(json!({"state": t.to.key(), "reasons": reasons}));

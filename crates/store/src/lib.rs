@@ -7,9 +7,12 @@
 
 mod access;
 mod audit;
+mod correction;
 pub mod datastore;
+mod demand;
 pub mod export;
 mod files;
+mod interaction;
 mod job;
 mod migrate;
 mod notice;
@@ -25,7 +28,10 @@ pub use access::{
     DownloadRow, GrantRow, NewApplicationEvent, NewGrant,
 };
 pub use audit::{AuditEntry, AuditRow, VerifyReport};
+pub use correction::{CorrectionChange, CorrectionFilter, CorrectionRow, NewCorrectionRow};
+pub use demand::{DemandChange, DemandFilter, DemandRow, NewDemandRow};
 pub use files::{FileRange, FileStore, FileWriter, StoredFile, TooLarge};
+pub use interaction::{InteractionEventRow, NewInteractionEvent};
 pub use job::{JobRow, JobState};
 pub use notice::{EmailState, NoticeRow, UnsentNotice};
 pub use org::OrgRow;

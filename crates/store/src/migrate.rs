@@ -42,6 +42,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_access.sql"),
         postgres: include_str!("../migrations/postgres/0005_access.sql"),
     },
+    Migration {
+        version: 6,
+        name: "interaction",
+        sqlite: include_str!("../migrations/sqlite/0006_interaction.sql"),
+        postgres: include_str!("../migrations/postgres/0006_interaction.sql"),
+    },
 ];
 
 /// A fixed key for PostgreSQL's advisory lock, so concurrent nodes migrate one at a time.

@@ -4,6 +4,8 @@
 
 mod accounts;
 mod applications;
+mod corrections;
+mod demands;
 mod notices;
 mod regions;
 mod resources;
@@ -81,6 +83,18 @@ pub fn routes() -> Router<AppState> {
         .route("/grants", get(applications::grants))
         .route("/grants/{id}/app-key", post(applications::app_key))
         .route("/grants/{id}/revoke", post(applications::revoke))
+        .route("/demands", get(demands::list).post(demands::submit))
+        .route("/demands/mine", get(demands::mine))
+        .route("/demands/{id}", get(demands::get))
+        .route("/demands/{id}/route", post(demands::route))
+        .route("/demands/{id}/decision", post(demands::decide))
+        .route("/demand-queue", get(demands::queue))
+        .route("/corrections", get(corrections::list).post(corrections::submit))
+        .route("/corrections/mine", get(corrections::mine))
+        .route("/corrections/{id}", get(corrections::get))
+        .route("/corrections/{id}/decision", post(corrections::decide))
+        .route("/correction-queue", get(corrections::queue))
+        .route("/resources/{id}/correction-counts", get(corrections::counts))
         .route("/regions", get(regions::list))
         .route("/regions/{code}", get(regions::path))
         .fallback(api_not_found)
@@ -175,7 +189,10 @@ impl Modify for Security {
         search::search, applications::list, applications::create, applications::get, applications::update,
         applications::submit, applications::withdraw, applications::answer, applications::decide,
         applications::queue, applications::accept_terms, applications::grants, applications::app_key,
-        applications::revoke, applications::add_attachment, applications::get_attachment
+        applications::revoke, applications::add_attachment, applications::get_attachment,
+        demands::list, demands::submit, demands::mine, demands::get, demands::route, demands::decide,
+        demands::queue, corrections::list, corrections::submit, corrections::mine, corrections::get,
+        corrections::decide, corrections::queue, corrections::counts
     ),
     components(schemas(ErrorBody)),
     security(("token" = [])),
