@@ -5,21 +5,28 @@
 #   - /api/v1/search, ~50 Chinese, pinyin and faceted searches (bench/search.lua), all facets;
 #   - nginx serving a static JSON file the size of a search response, same wrk settings;
 #   - the data API on the village table (620,573 rows) with an API token, filtering on the
-#     indexed key `code` and on `streetCode` (bench/paths.lua);
+#     key `code` and on `streetCode` (bench/paths.lua), both indexed; then the same requests
+#     with an AppKey at KEY_CONNECTIONS (8) connections;
 # and the server's memory. Numbers are recorded in docs/performance.md.
 #
-#   bash bench/search.sh            # needs wrk, nginx and curl (installed if missing)
+#   bash bench/search.sh            # needs wrk, nginx, curl and jq (installed if missing)
 #   RESOURCES=20000 DURATION=10s bash bench/search.sh
 #   BENCH_DIR=/somewhere bash bench/search.sh     # where the catalogue is kept between runs
 #   BUILD=0 bash bench/search.sh                  # use the release binaries already built
+#   ONLY=data bash bench/search.sh                # the data API alone (ONLY=search: search and nginx);
+#                                                 # the reindex is skipped when an index exists
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RESOURCES="${RESOURCES:-100000}"
 DURATION="${DURATION:-20s}"
 CONNECTIONS="${CONNECTIONS:-32}"
+KEY_CONNECTIONS="${KEY_CONNECTIONS:-8}"
 THREADS="${THREADS:-2}"
 VIA="${VIA:-service}"
+ONLY="${ONLY:-all}"
+case "$ONLY" in all | search | data) ;; *) echo "ONLY must be all, search or data" >&2; exit 2 ;; esac
+want() { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }
 REGIONS="${PUBDATA_DATA:-../shared/data}"
 DIR="${BENCH_DIR:-${TMPDIR:-/tmp}/pubdata-bench-catalogue-$RESOURCES}"
 
@@ -27,6 +34,7 @@ need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || need+=(nginx)
 command -v curl >/dev/null || need+=(curl)
+command -v jq >/dev/null || need+=(jq)
 command -v bc >/dev/null || need+=(bc)
 [ -x /usr/bin/time ] || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then
@@ -134,14 +142,19 @@ fi
 export PUBDATA_DATA_DIR="$DIR" PUBDATA_REGIONS_DIR="$REGIONS"
 echo "catalogue: $DIR ($(du -sm "$DIR" | cut -f1) MB)"
 
-/usr/bin/time -f '%e %U %S' -o "$TMP/reindex.time" "$BIN" reindex
-read -r reindex_s reindex_user reindex_sys <"$TMP/reindex.time"
-reindex_cpu=$(echo "$reindex_user + $reindex_sys" | bc -l | xargs printf '%.1f')
+reindex_s="skipped" reindex_cpu="-"
+if want search || [ ! -d "$DIR/search" ]; then
+  /usr/bin/time -f '%e %U %S' -o "$TMP/reindex.time" "$BIN" reindex
+  read -r reindex_s reindex_user reindex_sys <"$TMP/reindex.time"
+  reindex_s="$reindex_s s"
+  reindex_cpu=$(echo "$reindex_user + $reindex_sys" | bc -l | xargs printf '%.1f')
+fi
 echo "search index: $(du -sm "$DIR/search" | cut -f1) MB"
 
 PORT=$(free_port)
 URL="http://127.0.0.1:$PORT"
-"$BIN" serve --addr "127.0.0.1:$PORT" >"$TMP/server.log" 2>&1 &
+# No AppKey rate limit: the default (600 calls a minute) would answer most of the runs with 429.
+PUBDATA_APP_KEY_RATE=1000000000 "$BIN" serve --addr "127.0.0.1:$PORT" >"$TMP/server.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 600); do
   curl -fsS "$URL/healthz" >/dev/null 2>&1 && break
@@ -158,6 +171,7 @@ done
 rss_idle=$(awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER/status")
 echo "server on $URL: $total resources searchable, RSS ${rss_idle} MiB"
 
+if want search; then
 echo
 echo "== search API =="
 bench search -s bench/search.lua "$URL"
@@ -204,7 +218,9 @@ echo "== nginx, static search.json ($body_bytes bytes) =="
 bench nginx "http://127.0.0.1:$NPORT/search.json"
 kill "$NGINX" && wait "$NGINX" 2>/dev/null || true
 NGINX=""
+fi
 
+if want data; then
 echo
 echo "== data API, village table =="
 RID=$(cat "$DIR/bench-villages-id.txt")
@@ -221,25 +237,41 @@ alone rows-code-1 "${auth[@]}" -s bench/paths.lua "$URL" -- "$TMP/by-code.txt"
 bench rows-street "${auth[@]}" -s bench/paths.lua "$URL" -- "$TMP/by-street.txt"
 alone rows-street-1 "${auth[@]}" -s bench/paths.lua "$URL" -- "$TMP/by-street.txt"
 
+# The same requests with an AppKey for the consumer's grant (a new key each run), at
+# KEY_CONNECTIONS as bench/access.sh measures it.
+grant=$(curl -fsS "${auth[@]}" "$URL/api/v1/grants" | jq -r --argjson r "$RID" '[.[] | select(.resource_id == $r)][0].id')
+key=$(curl -fsS -X POST "${auth[@]}" "$URL/api/v1/grants/$grant/app-key" | jq -r .app_key)
+appkey=(-H "X-App-Key: $key")
+echo "AppKey for grant $grant"
+CONNECTIONS=$KEY_CONNECTIONS bench key-code "${appkey[@]}" -s bench/paths.lua "$URL" -- "$TMP/by-code.txt"
+CONNECTIONS=$KEY_CONNECTIONS bench key-street "${appkey[@]}" -s bench/paths.lua "$URL" -- "$TMP/by-street.txt"
+fi
+
 rss_after=$(awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER/status")
 rss_peak=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER/status")
-ratio=$(echo "$(rps search) / $(rps nginx)" | bc -l | xargs printf '%.3f')
 
 echo
 echo "| measure | p50 / p99 or time | throughput | server CPU per request | target |"
 echo "|---|---|---|---|---|"
 echo "| catalogue generation ($VIA) | $gen_s | | | |"
-echo "| pubdata reindex, $total resources | ${reindex_s} s | | ${reindex_cpu} s in all | ≤ 60 s |"
+echo "| pubdata reindex, $total resources | ${reindex_s} | | ${reindex_cpu} s in all | ≤ 60 s |"
 row() { # measure, wrk report name, target
   echo "| $1 | $(p50 "$2") / $(p99 "$2") ms | $(rps "$2") req/s ($(bad "$2") errors) | $(cpu "$2") ms | $3 |"
 }
-row "search, $CONNECTIONS connections" search "p99 ≤ 20 ms"
-row "search, 1 connection" search-1 ""
-echo "| nginx, static $body_bytes B, $CONNECTIONS connections | $(p50 nginx) / $(p99 nginx) ms | $(rps nginx) req/s | | |"
-echo "| search / nginx throughput | | $ratio | | ≥ 0.3 |"
-row "data API code.eq, $CONNECTIONS connections" rows-code "p99 ≤ 10 ms"
-row "data API code.eq, 1 connection" rows-code-1 ""
-row "data API streetCode.eq&limit=50, $CONNECTIONS connections" rows-street "p99 ≤ 10 ms"
-row "data API streetCode.eq&limit=50, 1 connection" rows-street-1 ""
+if want search; then
+  ratio=$(echo "$(rps search) / $(rps nginx)" | bc -l | xargs printf '%.3f')
+  row "search, $CONNECTIONS connections" search "p99 ≤ 20 ms"
+  row "search, 1 connection" search-1 ""
+  echo "| nginx, static $body_bytes B, $CONNECTIONS connections | $(p50 nginx) / $(p99 nginx) ms | $(rps nginx) req/s | | |"
+  echo "| search / nginx throughput | | $ratio | | ≥ 0.3 |"
+fi
+if want data; then
+  row "data API code.eq, $CONNECTIONS connections" rows-code "p99 ≤ 10 ms"
+  row "data API code.eq, 1 connection" rows-code-1 ""
+  row "data API streetCode.eq&limit=50, $CONNECTIONS connections" rows-street "p99 ≤ 10 ms"
+  row "data API streetCode.eq&limit=50, 1 connection" rows-street-1 ""
+  row "data API AppKey code.eq, $KEY_CONNECTIONS connections" key-code "p99 ≤ 10 ms"
+  row "data API AppKey streetCode.eq&limit=50, $KEY_CONNECTIONS connections" key-street "p99 ≤ 10 ms"
+fi
 echo "| server RSS: idle after start / after the runs / peak | $rss_idle / $rss_after / $rss_peak MiB | | | |"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
