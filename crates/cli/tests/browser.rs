@@ -38,23 +38,60 @@ struct RoleCase {
     role_key: &'static str,
 }
 
-const SYSADMIN_NAV: &[&str] = &["home", "catalogue", "account", "inbox", "orgs", "users", "audit"];
+const SYSADMIN_NAV: &[&str] = &[
+    "home",
+    "catalogue",
+    "demands",
+    "account",
+    "inbox",
+    "orgs",
+    "users",
+    "audit",
+];
 const ADMIN_MANAGER_NAV: &[&str] = &[
     "home",
     "catalogue",
+    "demands",
     "account",
     "inbox",
     "review",
+    "requests_queue",
     "applications",
     "orgs",
     "users",
     "audit",
 ];
-const REVIEWER_NAV: &[&str] = &["home", "catalogue", "account", "inbox", "review", "applications"];
-const PROVIDER_NAV: &[&str] = &["home", "catalogue", "account", "inbox", "workspace", "applications"];
-const EDITOR_NAV: &[&str] = &["home", "catalogue", "account", "inbox", "workspace"];
-const USER_NAV: &[&str] = &["home", "catalogue", "account", "inbox", "my"];
-const GUEST_NAV: &[&str] = &["home", "catalogue", "login", "register"];
+const REVIEWER_NAV: &[&str] = &[
+    "home",
+    "catalogue",
+    "demands",
+    "account",
+    "inbox",
+    "review",
+    "requests_queue",
+    "applications",
+];
+const PROVIDER_NAV: &[&str] = &[
+    "home",
+    "catalogue",
+    "demands",
+    "account",
+    "inbox",
+    "workspace",
+    "requests_queue",
+    "applications",
+];
+const EDITOR_NAV: &[&str] = &[
+    "home",
+    "catalogue",
+    "demands",
+    "account",
+    "inbox",
+    "workspace",
+    "requests_queue",
+];
+const USER_NAV: &[&str] = &["home", "catalogue", "demands", "account", "inbox", "my"];
+const GUEST_NAV: &[&str] = &["home", "catalogue", "demands", "login", "register"];
 
 const ROLES: &[RoleCase] = &[
     RoleCase {

@@ -58,16 +58,19 @@ pub enum DemandState {
     AlreadyOpen,
     /// 已满足 — the linked resource was published.
     Fulfilled,
+    /// 已撤回 — the requester withdrew it before it was answered.
+    Withdrawn,
 }
 
 impl DemandState {
-    pub const ALL: [DemandState; 6] = [
+    pub const ALL: [DemandState; 7] = [
         DemandState::Submitted,
         DemandState::Assessing,
         DemandState::Accepted,
         DemandState::Declined,
         DemandState::AlreadyOpen,
         DemandState::Fulfilled,
+        DemandState::Withdrawn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +81,7 @@ impl DemandState {
             DemandState::Declined => "declined",
             DemandState::AlreadyOpen => "already_open",
             DemandState::Fulfilled => "fulfilled",
+            DemandState::Withdrawn => "withdrawn",
         }
     }
 
@@ -89,6 +93,7 @@ impl DemandState {
             DemandState::Declined => "不予采纳",
             DemandState::AlreadyOpen => "已开放",
             DemandState::Fulfilled => "已满足",
+            DemandState::Withdrawn => "已撤回",
         }
     }
 
@@ -105,7 +110,8 @@ impl DemandState {
         }
     }
 
-    /// Answered by the provider: accepted, declined, already open or fulfilled.
+    /// No longer waiting on anyone: answered by the provider (accepted, declined, already open,
+    /// fulfilled) or withdrawn.
     pub fn is_answered(self) -> bool {
         self.stage().is_none()
     }
@@ -359,7 +365,8 @@ impl Caller {
             Action::Accept { .. } | Action::Decline { .. } | Action::AlreadyOpen { .. } => {
                 self.assessor && !self.requester
             }
-            Action::Fulfil => self.system,
+            Action::Withdraw => self.requester,
+            Action::Fulfil | Action::PlanCancelled { .. } => self.system,
         }
     }
 }
@@ -379,6 +386,12 @@ pub enum Action {
     AlreadyOpen { resource_id: i64, reply: String },
     /// 已满足 — the linked resource was published.
     Fulfil,
+    /// 撤回 — the requester takes the demand back before it is answered.
+    Withdraw,
+    /// The plan item an acceptance created was cancelled: the demand is declined with the
+    /// provider's cancellation reason, so the requester is not left waiting for data that will
+    /// not come.
+    PlanCancelled { reason: String },
 }
 
 impl Action {
@@ -389,6 +402,8 @@ impl Action {
             Action::Decline { .. } => "decline",
             Action::AlreadyOpen { .. } => "already_open",
             Action::Fulfil => "fulfil",
+            Action::Withdraw => "withdraw",
+            Action::PlanCancelled { .. } => "plan_cancelled",
         }
     }
 
@@ -396,8 +411,8 @@ impl Action {
     pub fn text(&self) -> Option<&str> {
         match self {
             Action::Accept { reply } | Action::AlreadyOpen { reply, .. } => Some(reply.trim()),
-            Action::Decline { reason } => Some(reason.trim()),
-            Action::Route { .. } | Action::Fulfil => None,
+            Action::Decline { reason } | Action::PlanCancelled { reason } => Some(reason.trim()),
+            Action::Route { .. } | Action::Fulfil | Action::Withdraw => None,
         }
         .filter(|t| !t.is_empty())
     }
@@ -442,6 +457,10 @@ pub enum NoticeKind {
     Declined,
     AlreadyOpen,
     Fulfilled,
+    /// The requester withdrew a demand the recipient was routing or assessing.
+    Withdrawn,
+    /// The plan item promised for the requester's demand was cancelled.
+    PlanCancelled,
 }
 
 impl NoticeKind {
@@ -454,6 +473,8 @@ impl NoticeKind {
             NoticeKind::Declined => "demand_declined",
             NoticeKind::AlreadyOpen => "demand_already_open",
             NoticeKind::Fulfilled => "demand_fulfilled",
+            NoticeKind::Withdrawn => "demand_withdrawn",
+            NoticeKind::PlanCancelled => "demand_plan_cancelled",
         }
     }
 }
@@ -552,6 +573,15 @@ pub fn apply(state: DemandState, action: &Action, ctx: Context) -> Result<Transi
             vec![StopDeadline(Stage::Assessment), Notify(R::Requester, N::AlreadyOpen)],
         ),
         (Action::Fulfil, S::Accepted | S::AlreadyOpen) => (S::Fulfilled, vec![Notify(R::Requester, N::Fulfilled)]),
+        (Action::Withdraw, S::Submitted) => (
+            S::Withdrawn,
+            vec![StopDeadline(Stage::Routing), Notify(R::Admins, N::Withdrawn)],
+        ),
+        (Action::Withdraw, S::Assessing) => (
+            S::Withdrawn,
+            vec![StopDeadline(Stage::Assessment), Notify(R::ProviderStaff, N::Withdrawn)],
+        ),
+        (Action::PlanCancelled { .. }, S::Accepted) => (S::Declined, vec![Notify(R::Requester, N::PlanCancelled)]),
         _ => {
             return Err(DomainError::InvalidTransition {
                 from: state.as_str().to_string(),
@@ -580,7 +610,10 @@ fn check_content(action: &Action, current_provider: Option<i64>) -> Result<(), D
         Action::Decline { reason } => {
             c.length(reason.trim(), "reason", 2, REASON_MAX);
         }
-        Action::Fulfil => {}
+        Action::PlanCancelled { reason } => {
+            c.length(reason.trim(), "reason", 0, REASON_MAX);
+        }
+        Action::Fulfil | Action::Withdraw => {}
     }
     c.finish()
 }
@@ -656,7 +689,7 @@ mod tests {
 
     use DemandState::{
         Accepted as ACCEPTED, AlreadyOpen as ALREADY_OPEN, Assessing as ASSESSING, Declined as DECLINED,
-        Fulfilled as FULFILLED, Submitted as SUBMITTED,
+        Fulfilled as FULFILLED, Submitted as SUBMITTED, Withdrawn as WITHDRAWN,
     };
 
     const PROVIDER: i64 = 20;
@@ -716,7 +749,7 @@ mod tests {
         }
     }
 
-    fn actions() -> [Action; 5] {
+    fn actions() -> [Action; 7] {
         [
             Action::Route {
                 provider_org_id: OTHER_PROVIDER,
@@ -730,6 +763,10 @@ mod tests {
                 reply: "请使用已开放的充电设施目录".into(),
             },
             Action::Fulfil,
+            Action::Withdraw,
+            Action::PlanCancelled {
+                reason: "该计划事项因数据源系统停用而取消".into(),
+            },
         ]
     }
 
@@ -737,37 +774,56 @@ mod tests {
     fn every_state_action_and_role() {
         // Columns: nobody, requester, admin, assessor, other_provider, system. O = allowed (to
         // the given state), F = Forbidden, C = Conflict (not routed to you), I = InvalidTransition.
-        let table: [(DemandState, &str, &str, Option<DemandState>); 30] = [
+        let table: [(DemandState, &str, &str, Option<DemandState>); 49] = [
             (SUBMITTED, "route", "FFOFFF", Some(ASSESSING)),
             (SUBMITTED, "accept", "FFFICF", None),
             (SUBMITTED, "decline", "FFFICF", None),
             (SUBMITTED, "already_open", "FFFICF", None),
             (SUBMITTED, "fulfil", "FFFFFI", None),
+            (SUBMITTED, "withdraw", "FOFFFF", Some(WITHDRAWN)),
+            (SUBMITTED, "plan_cancelled", "FFFFFI", None),
             (ASSESSING, "route", "FFOFFF", Some(ASSESSING)),
             (ASSESSING, "accept", "FFFOCF", Some(ACCEPTED)),
             (ASSESSING, "decline", "FFFOCF", Some(DECLINED)),
             (ASSESSING, "already_open", "FFFOCF", Some(ALREADY_OPEN)),
             (ASSESSING, "fulfil", "FFFFFI", None),
+            (ASSESSING, "withdraw", "FOFFFF", Some(WITHDRAWN)),
+            (ASSESSING, "plan_cancelled", "FFFFFI", None),
             (ACCEPTED, "route", "FFIFFF", None),
             (ACCEPTED, "accept", "FFFICF", None),
             (ACCEPTED, "decline", "FFFICF", None),
             (ACCEPTED, "already_open", "FFFICF", None),
             (ACCEPTED, "fulfil", "FFFFFO", Some(FULFILLED)),
+            (ACCEPTED, "withdraw", "FIFFFF", None),
+            (ACCEPTED, "plan_cancelled", "FFFFFO", Some(DECLINED)),
             (DECLINED, "route", "FFIFFF", None),
             (DECLINED, "accept", "FFFICF", None),
             (DECLINED, "decline", "FFFICF", None),
             (DECLINED, "already_open", "FFFICF", None),
             (DECLINED, "fulfil", "FFFFFI", None),
+            (DECLINED, "withdraw", "FIFFFF", None),
+            (DECLINED, "plan_cancelled", "FFFFFI", None),
             (ALREADY_OPEN, "route", "FFIFFF", None),
             (ALREADY_OPEN, "accept", "FFFICF", None),
             (ALREADY_OPEN, "decline", "FFFICF", None),
             (ALREADY_OPEN, "already_open", "FFFICF", None),
             (ALREADY_OPEN, "fulfil", "FFFFFO", Some(FULFILLED)),
+            (ALREADY_OPEN, "withdraw", "FIFFFF", None),
+            (ALREADY_OPEN, "plan_cancelled", "FFFFFI", None),
             (FULFILLED, "route", "FFIFFF", None),
             (FULFILLED, "accept", "FFFICF", None),
             (FULFILLED, "decline", "FFFICF", None),
             (FULFILLED, "already_open", "FFFICF", None),
             (FULFILLED, "fulfil", "FFFFFI", None),
+            (FULFILLED, "withdraw", "FIFFFF", None),
+            (FULFILLED, "plan_cancelled", "FFFFFI", None),
+            (WITHDRAWN, "route", "FFIFFF", None),
+            (WITHDRAWN, "accept", "FFFICF", None),
+            (WITHDRAWN, "decline", "FFFICF", None),
+            (WITHDRAWN, "already_open", "FFFICF", None),
+            (WITHDRAWN, "fulfil", "FFFFFI", None),
+            (WITHDRAWN, "withdraw", "FIFFFF", None),
+            (WITHDRAWN, "plan_cancelled", "FFFFFI", None),
         ];
         let actions = actions();
         for (from, name, outcomes, to) in table {
@@ -804,8 +860,8 @@ mod tests {
         use Effect::{CreatePlanItem, Notify, StartDeadline, StopDeadline};
         use NoticeKind as N;
         use Recipient as R;
-        let [_, _, admin, assessor, _, system] = callers().map(|c| c.1);
-        let [route, accept, decline, already_open, fulfil] = actions();
+        let [_, requester, admin, assessor, _, system] = callers().map(|c| c.1);
+        let [route, accept, decline, already_open, fulfil, withdraw, cancelled] = actions();
         let table = [
             (
                 SUBMITTED,
@@ -852,6 +908,24 @@ mod tests {
             ),
             (ACCEPTED, &fulfil, system, vec![Notify(R::Requester, N::Fulfilled)]),
             (ALREADY_OPEN, &fulfil, system, vec![Notify(R::Requester, N::Fulfilled)]),
+            (
+                SUBMITTED,
+                &withdraw,
+                requester,
+                vec![StopDeadline(Stage::Routing), Notify(R::Admins, N::Withdrawn)],
+            ),
+            (
+                ASSESSING,
+                &withdraw,
+                requester,
+                vec![StopDeadline(Stage::Assessment), Notify(R::ProviderStaff, N::Withdrawn)],
+            ),
+            (
+                ACCEPTED,
+                &cancelled,
+                system,
+                vec![Notify(R::Requester, N::PlanCancelled)],
+            ),
         ];
         for (from, action, caller, effects) in table {
             let t = apply(from, action, ctx(caller)).unwrap();
@@ -895,7 +969,15 @@ mod tests {
         );
         assert_eq!(
             DemandState::ALL.map(DemandState::stage),
-            [Some(Stage::Routing), Some(Stage::Assessment), None, None, None, None]
+            [
+                Some(Stage::Routing),
+                Some(Stage::Assessment),
+                None,
+                None,
+                None,
+                None,
+                None
+            ]
         );
     }
 

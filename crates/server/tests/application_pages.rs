@@ -328,7 +328,7 @@ async fn applications_go_from_the_dataset_page_through_review_to_a_grant() {
     let mut consumer = logged_in(&app, "wang.yong").await;
     assert_eq!(
         consumer.get("/").await.nav(),
-        ["home", "catalogue", "account", "inbox", "my"]
+        ["home", "catalogue", "demands", "account", "inbox", "my"]
     );
     let path = format!("/dataset/{}", w.open_name);
     let page = consumer.get(&path).await;
@@ -465,7 +465,16 @@ async fn applications_go_from_the_dataset_page_through_review_to_a_grant() {
     assert_page("/applications", &queue);
     assert_eq!(
         queue.nav(),
-        ["home", "catalogue", "account", "inbox", "review", "applications"]
+        [
+            "home",
+            "catalogue",
+            "demands",
+            "account",
+            "inbox",
+            "review",
+            "requests_queue",
+            "applications"
+        ]
     );
     assert!(queue.body.contains(&format!("id=\"queue-{id}\"")) && queue.body.contains("四川省高速公路收费站流量"));
     let staff_path = format!("/applications/{id}");
@@ -534,7 +543,16 @@ async fn applications_go_from_the_dataset_page_through_review_to_a_grant() {
     let mut provider = logged_in(&app, "zhao.shen").await;
     assert_eq!(
         provider.get("/").await.nav(),
-        ["home", "catalogue", "account", "inbox", "workspace", "applications"]
+        [
+            "home",
+            "catalogue",
+            "demands",
+            "account",
+            "inbox",
+            "workspace",
+            "requests_queue",
+            "applications"
+        ]
     );
     let queue = provider.get("/applications").await;
     assert!(queue.body.contains(&format!("id=\"queue-{id}\"")), "{}", queue.body);

@@ -4,7 +4,9 @@
 //! a declined one; the wrong provider refused with nothing changed; the de-identified public list
 //! with its search and filters; corrections accepted (with the fixing version) and rejected, on
 //! withdrawn data refused; per-resource counts; double submissions giving one record; reminders.
-//! Runs on SQLite, and on PostgreSQL when configured.
+//! Then the same flows through the web pages, without JavaScript: asking, routing, assessing,
+//! withdrawing, a cancelled plan item declining its demand, and an error report from the dataset
+//! page. Runs on SQLite, and on PostgreSQL when configured.
 
 mod common;
 
@@ -1191,6 +1193,7 @@ async fn openapi_describes_demands_and_corrections() {
         ("/demands/{id}", "get"),
         ("/demands/{id}/route", "post"),
         ("/demands/{id}/decision", "post"),
+        ("/demands/{id}/withdraw", "post"),
         ("/demand-queue", "get"),
         ("/corrections", "get"),
         ("/corrections", "post"),
@@ -1240,4 +1243,379 @@ async fn double_submission_on_sqlite() {
 async fn double_submission_on_postgres() {
     let Some(app) = TestApp::postgres().await else { return };
     double_submission(app).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The web pages.
+
+async fn browser_of(app: &TestApp, login: &str) -> TestApp {
+    let mut b = app.browser();
+    let r = b.login(login, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{login}: {}", r.body);
+    b
+}
+
+/// The value of the hidden input `name` in a form.
+fn hidden(r: &Resp, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = r
+        .body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {}", r.body))
+        + marker.len();
+    r.body[at..].split('"').next().unwrap_or_default().to_string()
+}
+
+fn id_in(location: &str, prefix: &str) -> i64 {
+    location
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.split(['?', '/']).next())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("{location} does not start with {prefix}<id>"))
+}
+
+/// A page that rendered whole, with no raw translation key of these pages in it.
+#[track_caller]
+fn assert_page(what: &str, r: &Resp) {
+    assert_eq!(r.status, StatusCode::OK, "{what}: {}", r.body);
+    assert!(r.body.trim_end().ends_with("</html>"), "{what}: cut short");
+    for raw in [
+        ">demands.",
+        ">corrections.",
+        ">requests.",
+        ">statistics.",
+        ">demand_state.",
+        ">correction_state.",
+        ">flash.",
+    ] {
+        assert!(!r.body.contains(raw), "{what}: untranslated {raw}");
+    }
+}
+
+async fn all_demands(app: &TestApp) -> usize {
+    let filter = pubdata_store::DemandFilter {
+        limit: 100,
+        ..Default::default()
+    };
+    app.store.list_demands(&filter).await.unwrap().len()
+}
+
+async fn demand_state(app: &TestApp, id: i64) -> String {
+    app.store.demand(id).await.unwrap().unwrap().state
+}
+
+const NEED: [(&str, &str); 4] = [
+    ("title", "成都市公共充电桩位置与实时状态"),
+    (
+        "description",
+        "希望开放全市公共充电桩的位置、运营单位、桩数和实时空闲状态。",
+    ),
+    ("purpose", "开发新能源车主找桩导航小程序，免费提供给市民使用。"),
+    ("domain", "urban_construction"),
+];
+
+/// Submits a demand through the form (the key from the page); returns its id.
+async fn ask(b: &mut TestApp, title: &str, provider: Option<i64>) -> i64 {
+    let key = hidden(&b.get("/demands/new").await, "idempotency_key");
+    let provider = provider.map(|p| p.to_string()).unwrap_or_default();
+    let mut form: Vec<(&str, &str)> = NEED.to_vec();
+    form[0].1 = title;
+    form.extend([
+        ("provider_org_id", provider.as_str()),
+        ("idempotency_key", key.as_str()),
+    ]);
+    let r = b.post_form("/demands", &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    id_in(r.location(), "/demands/")
+}
+
+async fn page_story(mut app: TestApp) {
+    let w = world(&app).await;
+    let (res, dist) = publish(&app, &w, "成都市街道名录").await;
+    let name = app
+        .store
+        .resource(res)
+        .await
+        .unwrap()
+        .unwrap()
+        .code
+        .to_ascii_lowercase();
+    let domain_key = pubdata_core::metadata::DomainList::standard()
+        .parse("城市建设")
+        .expect("a standard domain")
+        .key()
+        .to_string();
+
+    // Anyone reads the list; asking needs a login.
+    let mut anon = app.browser();
+    assert_page("demands (anonymous)", &anon.get("/demands").await);
+    let r = anon.get("/demands/new").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(r.location().starts_with("/login?next="), "{}", r.location());
+
+    // A consumer asks: a missing title is named and nothing is stored; the corrected form with
+    // the same key, sent twice (a double click), makes one demand.
+    let mut li = browser_of(&app, "li.si").await;
+    assert!(li.get("/").await.nav().contains(&"demands".to_string()));
+    let form_page = li.get("/demands/new").await;
+    assert_page("new demand", &form_page);
+    let key = hidden(&form_page, "idempotency_key");
+    let mut form: Vec<(&str, &str)> = NEED.to_vec();
+    form[3].1 = &domain_key;
+    form.push(("idempotency_key", &key));
+    let no_title: Vec<(&str, &str)> = form.iter().filter(|(k, _)| *k != "title").cloned().collect();
+    let r = li.post_form("/demands", &no_title).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("error-summary") && r.body.contains("id=\"e-title\""),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains(&key), "the key comes back with the form");
+    assert_eq!(all_demands(&app).await, 0);
+    let first = li.post_form("/demands", &form).await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    let id = id_in(first.location(), "/demands/");
+    let again = li.post_form("/demands", &form).await;
+    assert_eq!(
+        id_in(again.location(), "/demands/"),
+        id,
+        "a double click gives the same demand"
+    );
+    assert_eq!(all_demands(&app).await, 1);
+    let page = li.get(first.location()).await;
+    assert_page("demand (requester)", &page);
+    assert!(page.body.contains(NEED[2].1) && page.body.contains("withdraw-form"));
+
+    // The public sees it, without who asked or why.
+    let list = anon.get("/demands?q=充电桩").await;
+    assert_page("demands search", &list);
+    assert!(list.body.contains(NEED[0].1));
+    assert!(!list.body.contains(NEED[2].1) && !list.body.contains("用户li.si"));
+    let public = anon.get(&format!("/demands/{id}")).await;
+    assert_page("demand (public)", &public);
+    assert!(!public.body.contains(NEED[2].1) && !public.body.contains("用户li.si"));
+    assert!(!public.body.contains("route-demand") && !public.body.contains("withdraw-form"));
+    let none = anon.get("/demands?state=nonsense").await;
+    assert_eq!(none.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The administration institution routes it from its queue.
+    let mut admin = browser_of(&app, "a.reviewer").await;
+    assert!(admin.get("/").await.nav().contains(&"requests_queue".to_string()));
+    let queue = admin.get("/demands/queue").await;
+    assert_page("demand queue (admin)", &queue);
+    assert!(queue.body.contains(&format!("queue-{id}")));
+    let r = admin
+        .post_form(&format!("/demands/{id}/route"), &[("provider_org_id", "")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(demand_state(&app, id).await, "submitted");
+    let provider = w.provider.to_string();
+    let r = admin
+        .post_form(&format!("/demands/{id}/route"), &[("provider_org_id", &provider)])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(demand_state(&app, id).await, "assessing");
+
+    // Another department cannot answer it; the one it is routed to must give a reason.
+    let mut other = browser_of(&app, "h.reviewer").await;
+    let reason = "该数据由各充电运营企业自行掌握，本部门未归集。";
+    let r = other
+        .post_form(
+            &format!("/demands/{id}/decision"),
+            &[("decision", "decline"), ("reason", reason)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(demand_state(&app, id).await, "assessing");
+    let mut prov = browser_of(&app, "t.reviewer").await;
+    let page = prov.get(&format!("/demands/{id}")).await;
+    assert_page("demand (assessor)", &page);
+    assert!(page.body.contains("accept-form") && page.body.contains("decline-form"));
+    let r = prov
+        .post_form(
+            &format!("/demands/{id}/decision"),
+            &[("decision", "decline"), ("reason", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("id=\"e-reason\""), "{}", r.body);
+    assert_eq!(demand_state(&app, id).await, "assessing");
+    let r = prov
+        .post_form(
+            &format!("/demands/{id}/decision"),
+            &[("decision", "decline"), ("reason", reason)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(demand_state(&app, id).await, "declined");
+    assert!(notice_of(&mut app, &w.consumer, "demand_declined", id).await.is_some());
+    let page = li.get(&format!("/demands/{id}")).await;
+    assert!(page.body.contains(reason) && !page.body.contains("withdraw-form"));
+
+    // The requester withdraws a demand in assessment; the department is told; twice is refused.
+    let second = ask(&mut li, "成都市共享单车停放点位", Some(w.provider)).await;
+    assert_eq!(demand_state(&app, second).await, "assessing");
+    let r = other.post_form(&format!("/demands/{second}/withdraw"), &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = li.post_form(&format!("/demands/{second}/withdraw"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(demand_state(&app, second).await, "withdrawn");
+    assert!(notice_of(&mut app, &w.prov_reviewer, "demand_withdrawn", second)
+        .await
+        .is_some());
+    let r = li.post_form(&format!("/demands/{second}/withdraw"), &[]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_page(
+        "demand (withdrawn)",
+        &li.get(&format!("/demands/{second}?done=demand_withdrawn")).await,
+    );
+
+    // Accepted into the plan from the page; the plan item cancelled later declines the demand
+    // with the cancellation's reason, and the requester is told.
+    let third = ask(&mut li, "成都市公共停车场泊位实时数据", Some(w.provider)).await;
+    let planned = date(30);
+    let r = prov
+        .post_form(
+            &format!("/demands/{third}/decision"),
+            &[
+                ("decision", "accept"),
+                ("name", "成都市公共停车场泊位"),
+                ("open_type", "unconditional"),
+                ("planned_date", &planned),
+                ("reply", "已列入年度需求开放计划。"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let row = app.store.demand(third).await.unwrap().unwrap();
+    assert_eq!(row.state, "accepted");
+    let item = row.plan_item_id.expect("a plan item");
+    let plan = {
+        let mut tx = app.store.begin().await.unwrap();
+        tx.plan_item(item).await.unwrap().unwrap().plan_id
+    };
+    let mut editor = browser_of(&app, "t.editor").await;
+    let cancel = "停车场数据接入延期至明年，本年度计划取消。";
+    let r = editor
+        .post_form(
+            &format!("/provider/plans/{plan}/items/{item}/cancel"),
+            &[("reason", cancel)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let row = app.store.demand(third).await.unwrap().unwrap();
+    assert_eq!((row.state.as_str(), row.reply.as_deref()), ("declined", Some(cancel)));
+    let n = notice_of(&mut app, &w.consumer, "demand_plan_cancelled", third).await;
+    assert_eq!(n.expect("told")["reason"], cancel);
+
+    // An error report from the dataset page: a row beyond the file is named, then one is filed
+    // and the provider accepts it; the public sees only its public part.
+    let page = li.get(&format!("/dataset/{name}")).await;
+    assert!(page.body.contains(&format!("/dataset/{name}/report")), "{}", page.body);
+    assert!(page.body.contains("id=\"correction-counts\""));
+    let form_page = li.get(&format!("/dataset/{name}/report")).await;
+    assert_page("report form", &form_page);
+    let key = hidden(&form_page, "idempotency_key");
+    let dist = dist.to_string();
+    let wrong = "街道名称应为“春熙路街道”，文件中写成了“春熙街道”。";
+    let mut report = vec![
+        ("distribution_id", dist.as_str()),
+        ("row", "99"),
+        ("field", "name"),
+        ("description", wrong),
+        ("idempotency_key", key.as_str()),
+    ];
+    let r = li.post_form(&format!("/dataset/{name}/report"), &report).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("id=\"e-row\""), "{}", r.body);
+    assert_eq!(store_corrections(&app, res).await, 0);
+    report[1].1 = "1";
+    let r = li.post_form(&format!("/dataset/{name}/report"), &report).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let cid = id_in(r.location(), "/corrections/");
+    assert_page("correction (reporter)", &li.get(r.location()).await);
+    let mut zhang = browser_of(&app, "zhang.san").await;
+    let public = zhang.get(&format!("/corrections/{cid}")).await;
+    assert_page("correction (public)", &public);
+    assert!(!public.body.contains(wrong) && !public.body.contains("accept-form"));
+    let r = zhang
+        .post_form(
+            &format!("/corrections/{cid}/decision"),
+            &[("decision", "reject"), ("reason", "不是错误")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let queue = prov.get("/corrections/queue").await;
+    assert_page("correction queue", &queue);
+    assert!(queue.body.contains(&format!("queue-{cid}")));
+    let r = prov
+        .post_form(&format!("/corrections/{cid}/decision"), &[("decision", "start_review")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let fix = "已核实，下一版本更正该街道名称。";
+    let r = prov
+        .post_form(
+            &format!("/corrections/{cid}/decision"),
+            &[("decision", "accept"), ("fix", fix)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(app.store.correction(cid).await.unwrap().unwrap().state, "accepted");
+    assert!(li.get(&format!("/corrections/{cid}")).await.body.contains(fix));
+
+    // The public statistics count what the provider answered (the withdrawn demand aside).
+    let stats = anon.get("/api/v1/statistics/interaction").await.json();
+    let row = stats["providers"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["provider_org_id"] == w.provider))
+        .cloned()
+        .expect("the provider's row");
+    assert_eq!(
+        (row["demands"].as_u64(), row["demands_answered"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(
+        (row["corrections"].as_u64(), row["corrections_answered"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (row["response_rate"].as_f64(), row["overdue"].as_u64()),
+        (Some(1.0), Some(0))
+    );
+    assert_eq!(stats["total"]["demands"].as_u64(), Some(2));
+    let page = anon.get("/statistics/interaction").await;
+    assert_page("statistics", &page);
+    assert!(page.body.contains(&format!("id=\"provider-{}\"", w.provider)) && page.body.contains("100%"));
+
+    // The requester's own page lists both; every page renders in English too.
+    let mine = li.get("/my/requests").await;
+    assert_page("my requests", &mine);
+    assert!(mine.body.contains(NEED[0].1) && mine.body.contains(&format!("/corrections/{cid}")));
+    for path in [
+        "/demands?lang=en".to_string(),
+        format!("/demands/{third}?lang=en"),
+        format!("/dataset/{name}/report?lang=en"),
+        format!("/corrections/{cid}?lang=en"),
+        "/my/requests?lang=en".to_string(),
+        "/statistics/interaction?lang=en".to_string(),
+    ] {
+        let r = li.get(&path).await;
+        assert_page(&path, &r);
+        assert!(r.body.contains("lang=\"en\""), "{path}");
+    }
+    for path in ["/demands/queue?lang=en", "/corrections/queue?all=1&lang=en"] {
+        assert_page(path, &prov.get(path).await);
+    }
+}
+
+#[tokio::test]
+async fn pages_on_sqlite() {
+    page_story(TestApp::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn pages_on_postgres() {
+    let Some(app) = TestApp::postgres().await else { return };
+    page_story(app).await;
 }

@@ -362,6 +362,12 @@ pub async fn route(
     transition(store, caller, id, action, rules, calendar, Prepared::None).await
 }
 
+/// 撤回 — the requester takes back a demand nobody has answered yet; whoever was to route or
+/// assess it is told.
+pub async fn withdraw(store: &Store, caller: &Caller, id: i64, rules: &Rules, calendar: &WorkCalendar) -> Result<()> {
+    transition(store, caller, id, Action::Withdraw, rules, calendar, Prepared::None).await
+}
+
 /// The provider's answer: accept (creating the plan item), decline, or point to an open resource.
 pub async fn decide(
     store: &Store,
@@ -623,6 +629,51 @@ pub async fn fulfil_on_publish(store: &Store, tx: &mut Tx, resource_id: i64, tit
     Ok(rows.len())
 }
 
+/// Within the cancellation's transaction: the plan item an accepted demand was filed as was
+/// cancelled, so the demand is declined with the provider's cancellation reason and the requester
+/// told. Returns whether a demand changed (one already fulfilled or declined stays as it is).
+pub async fn decline_on_cancel(store: &Store, tx: &mut Tx, demand_id: i64, reason: &str) -> Result<bool> {
+    let Some(row) = tx.demand_for_update(demand_id).await? else {
+        return Ok(false);
+    };
+    let state = parse_state(&row)?;
+    if state != DemandState::Accepted {
+        return Ok(false);
+    }
+    let action = Action::PlanCancelled {
+        reason: reason.to_string(),
+    };
+    let ctx = Context {
+        caller: demand::Caller::system(),
+        rules: Rules::default(),
+        provider_org_id: row.provider_org_id,
+    };
+    let t = demand::apply(state, &action, ctx)?;
+    tx.set_demand_state(
+        row.id,
+        &DemandChange {
+            state: t.to.as_str(),
+            reply: action.text(),
+            answered: true,
+            ..Default::default()
+        },
+    )
+    .await?;
+    notify(store, tx, &row, row.provider_org_id, &t.effects, action.text(), None).await?;
+    let step = Step {
+        object_type: OBJECT,
+        object_id: row.id,
+        action: action.name(),
+        from: state.as_str(),
+        to: t.to.as_str(),
+        reason: action.text(),
+        details: Some(json!({"plan_item_id": row.plan_item_id})),
+        due: None,
+    };
+    interaction::record(tx, &interaction::system_caller("plan"), step).await?;
+    Ok(true)
+}
+
 /// Reminders before the routing and assessment deadlines and escalation after them. Returns how
 /// many notices went out.
 pub async fn remind(store: &Store) -> Result<usize> {
@@ -665,7 +716,7 @@ pub async fn remind(store: &Store) -> Result<usize> {
 }
 
 /// Shorthand so callers need not name the notice kinds' type.
-pub fn notice_kinds() -> [NoticeKind; 7] {
+pub fn notice_kinds() -> [NoticeKind; 9] {
     [
         NoticeKind::Submitted,
         NoticeKind::Routed,
@@ -674,5 +725,7 @@ pub fn notice_kinds() -> [NoticeKind; 7] {
         NoticeKind::Declined,
         NoticeKind::AlreadyOpen,
         NoticeKind::Fulfilled,
+        NoticeKind::Withdrawn,
+        NoticeKind::PlanCancelled,
     ]
 }

@@ -22,6 +22,7 @@ pub mod published;
 pub mod regions;
 pub mod resources;
 mod secret;
+pub mod statistics;
 
 pub use pubdata_store::{Result, Store, StoreError};
 

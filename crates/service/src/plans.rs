@@ -164,6 +164,10 @@ pub async fn item_action(store: &Store, caller: &Caller, item_id: i64, action: &
     e.before = Some(json!({"status": current.as_str()}));
     e.after = Some(json!({"status": next.as_str(), "reason": reason}));
     tx.audit(e).await?;
+    if let (ItemStatus::Cancelled, Some(demand_id)) = (next, item.demand_id) {
+        // The demand this item promised to answer will not be: it is declined, in this transaction.
+        crate::demands::decline_on_cancel(store, &mut tx, demand_id, reason.as_deref().unwrap_or_default()).await?;
+    }
     tx.commit().await?;
     Ok(())
 }

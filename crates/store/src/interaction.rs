@@ -130,3 +130,53 @@ mod tests {
         assert_eq!(contains_pattern("  "), "%%");
     }
 }
+
+/// One demand (once routed to a provider) or correction, as the interaction statistics count it.
+#[derive(Debug, Clone)]
+pub struct ResponseRecord {
+    /// `demand` or `correction`.
+    pub kind: String,
+    pub provider_org_id: i64,
+    pub provider_name: String,
+    pub state: String,
+    /// When it reached the provider: a demand's assessment start (or submission), a report's
+    /// submission.
+    pub received_at: i64,
+    /// When the provider answered, if it has.
+    pub answered_at: Option<i64>,
+    /// The deadline of the current (or last) stage, YYYY-MM-DD.
+    pub stage_due: Option<String>,
+}
+
+impl Store {
+    /// Every demand routed to a provider (withdrawn ones aside) and every correction, with when
+    /// each reached its provider and when it was answered: what the public interaction
+    /// statistics are computed from.
+    pub async fn response_records(&self) -> Result<Vec<ResponseRecord>> {
+        let rows = sqlx::query(
+            "SELECT CAST('demand' AS TEXT) AS kind, d.provider_org_id, o.name AS provider_name, d.state, \
+             COALESCE(d.stage_started_at, d.created_at) AS received_at, d.answered_at, d.stage_due \
+             FROM demands d JOIN organisations o ON o.id = d.provider_org_id \
+             WHERE d.state NOT IN ('withdrawn', 'submitted') \
+             UNION ALL \
+             SELECT CAST('correction' AS TEXT) AS kind, c.provider_org_id, o.name AS provider_name, c.state, \
+             c.created_at AS received_at, c.decided_at AS answered_at, c.stage_due \
+             FROM corrections c JOIN organisations o ON o.id = c.provider_org_id",
+        )
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ResponseRecord {
+                    kind: r.try_get("kind")?,
+                    provider_org_id: r.try_get("provider_org_id")?,
+                    provider_name: r.try_get("provider_name")?,
+                    state: r.try_get("state")?,
+                    received_at: r.try_get("received_at")?,
+                    answered_at: r.try_get("answered_at")?,
+                    stage_due: r.try_get("stage_due")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -31,7 +31,7 @@ pub use audit::{AuditEntry, AuditRow, VerifyReport};
 pub use correction::{CorrectionChange, CorrectionFilter, CorrectionRow, NewCorrectionRow};
 pub use demand::{DemandChange, DemandFilter, DemandRow, NewDemandRow};
 pub use files::{FileRange, FileStore, FileWriter, StoredFile, TooLarge};
-pub use interaction::{InteractionEventRow, NewInteractionEvent};
+pub use interaction::{InteractionEventRow, NewInteractionEvent, ResponseRecord};
 pub use job::{JobRow, JobState};
 pub use notice::{EmailState, NoticeRow, UnsentNotice};
 pub use org::OrgRow;

@@ -30,7 +30,7 @@ pub struct DemandDto {
     /// The provider it is routed to.
     pub provider_org_id: Option<i64>,
     pub provider_name: Option<String>,
-    /// submitted, assessing, accepted, declined, already_open or fulfilled.
+    /// submitted, assessing, accepted, declined, already_open, fulfilled or withdrawn.
     pub state: String,
     /// The provider's reason (declined) or reply (accepted, already_open).
     pub reply: Option<String>,
@@ -289,6 +289,20 @@ pub async fn decide(
         _ => return Err(DomainError::field("decision", "demand_decision").into()),
     };
     demands::decide(&app.store, &ctx.caller, id, &decision, &app.demands, &app.calendar).await?;
+    one(&app, &ctx, id).await
+}
+
+/// 撤回 — the requester takes back a demand that has not been answered yet (submitted or in
+/// assessment); whoever was to route or assess it is told.
+#[utoipa::path(post, path = "/demands/{id}/withdraw", operation_id = "withdraw_demand", tag = "demands",
+    params(("id" = i64, Path)), responses(
+    (status = 200, body = DemandDto, description = "withdrawn"),
+    (status = 401, body = ErrorBody, description = "not logged in"),
+    (status = 403, body = ErrorBody, description = "not the requester"),
+    (status = 404, body = ErrorBody, description = "no such demand"),
+    (status = 409, body = ErrorBody, description = "already answered or withdrawn")))]
+pub async fn withdraw(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Json<DemandDto>> {
+    demands::withdraw(&app.store, &ctx.caller, id, &app.demands, &app.calendar).await?;
     one(&app, &ctx, id).await
 }
 

@@ -10,6 +10,7 @@ mod notices;
 mod regions;
 mod resources;
 pub(crate) mod search;
+mod statistics;
 mod tokens;
 
 use axum::extract::{FromRequest, Request, State};
@@ -88,7 +89,9 @@ pub fn routes() -> Router<AppState> {
         .route("/demands/{id}", get(demands::get))
         .route("/demands/{id}/route", post(demands::route))
         .route("/demands/{id}/decision", post(demands::decide))
+        .route("/demands/{id}/withdraw", post(demands::withdraw))
         .route("/demand-queue", get(demands::queue))
+        .route("/statistics/interaction", get(statistics::interaction))
         .route("/corrections", get(corrections::list).post(corrections::submit))
         .route("/corrections/mine", get(corrections::mine))
         .route("/corrections/{id}", get(corrections::get))
@@ -190,9 +193,9 @@ impl Modify for Security {
         applications::submit, applications::withdraw, applications::answer, applications::decide,
         applications::queue, applications::accept_terms, applications::grants, applications::app_key,
         applications::revoke, applications::add_attachment, applications::get_attachment,
-        demands::list, demands::submit, demands::mine, demands::get, demands::route, demands::decide,
+        demands::list, demands::submit, demands::mine, demands::get, demands::route, demands::decide, demands::withdraw,
         demands::queue, corrections::list, corrections::submit, corrections::mine, corrections::get,
-        corrections::decide, corrections::queue, corrections::counts
+        corrections::decide, corrections::queue, corrections::counts, statistics::interaction
     ),
     components(schemas(ErrorBody)),
     security(("token" = [])),

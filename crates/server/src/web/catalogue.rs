@@ -427,6 +427,7 @@ pub(super) async fn dataset_values(app: &AppState, ctx: &Ctx, p: &Published) -> 
     let current = dists.iter().find(|d| d.row.kind == "file");
     let preview = pubdata_service::data_api::preview(&app.store, p, PREVIEW_ROWS).await?;
     let access = data_access(app, ctx, p).await?;
+    let corrections = pubdata_service::corrections::counts(&app.store, p.resource.row.id).await?;
     let apply_href = if ctx.user.is_some() {
         format!("/apply/{name}")
     } else {
@@ -438,6 +439,8 @@ pub(super) async fn dataset_values(app: &AppState, ctx: &Ctx, p: &Published) -> 
         quality => current.and_then(|d| d.report.as_ref()), preview => preview,
         downloads_open => access.way == "open", access => access.way, grant => access.grant,
         pending => access.pending.map(|(id, state)| context! { id, state }), apply_href => apply_href, base => public_base(app),
+        corrections => context! { submitted => corrections.submitted, under_review => corrections.under_review,
+            accepted => corrections.accepted, rejected => corrections.rejected },
     })
 }
 

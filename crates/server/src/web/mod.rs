@@ -7,6 +7,7 @@ mod application;
 mod auth;
 pub(crate) mod catalogue;
 mod inbox;
+mod interaction;
 mod provider;
 mod review;
 
@@ -72,6 +73,24 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("applications.html", include_str!("../../templates/applications.html")),
     ("application.html", include_str!("../../templates/application.html")),
+    ("demands.html", include_str!("../../templates/demands.html")),
+    ("demand_new.html", include_str!("../../templates/demand_new.html")),
+    ("demand.html", include_str!("../../templates/demand.html")),
+    ("demand_queue.html", include_str!("../../templates/demand_queue.html")),
+    (
+        "correction_new.html",
+        include_str!("../../templates/correction_new.html"),
+    ),
+    ("correction.html", include_str!("../../templates/correction.html")),
+    (
+        "correction_queue.html",
+        include_str!("../../templates/correction_queue.html"),
+    ),
+    ("my_requests.html", include_str!("../../templates/my_requests.html")),
+    (
+        "statistics_interaction.html",
+        include_str!("../../templates/statistics_interaction.html"),
+    ),
 ];
 
 const STYLE: &str = include_str!("../../static/style.css");
@@ -194,6 +213,22 @@ pub fn routes() -> Router<AppState> {
         .route("/applications", get(application::queue))
         .route("/applications/{id}", get(application::staff_page))
         .route("/applications/{id}/decision", post(application::decide))
+        .route("/demands", get(interaction::demands).post(interaction::submit_demand))
+        .route("/demands/new", get(interaction::new_demand))
+        .route("/demands/queue", get(interaction::demand_queue))
+        .route("/demands/{id}", get(interaction::demand))
+        .route("/demands/{id}/route", post(interaction::route_demand))
+        .route("/demands/{id}/decision", post(interaction::decide_demand))
+        .route("/demands/{id}/withdraw", post(interaction::withdraw_demand))
+        .route(
+            "/dataset/{name}/report",
+            get(interaction::report_page).post(interaction::report),
+        )
+        .route("/corrections/queue", get(interaction::correction_queue))
+        .route("/corrections/{id}", get(interaction::correction))
+        .route("/corrections/{id}/decision", post(interaction::handle_correction))
+        .route("/my/requests", get(interaction::mine))
+        .route("/statistics/interaction", get(interaction::statistics))
         .fallback(not_found)
 }
 
@@ -223,7 +258,7 @@ struct NavItem {
 /// What the navigation offers this caller: exactly the pages the policy lets them use.
 fn nav(ctx: &Ctx) -> Vec<NavItem> {
     let actor = &ctx.caller.actor;
-    let mut items = vec![("home", "/"), ("catalogue", "/catalogue")];
+    let mut items = vec![("home", "/"), ("catalogue", "/catalogue"), ("demands", "/demands")];
     if ctx.user.is_none() {
         items.extend([("login", "/login"), ("register", "/register")]);
     } else {
@@ -235,6 +270,10 @@ fn nav(ctx: &Ctx) -> Vec<NavItem> {
         let work_pages = [
             (platform(Action::UseProviderWorkspace), ("workspace", "/provider")),
             (platform(Action::ReviewResources), ("review", "/review")),
+            (
+                interaction::handles_requests(actor),
+                ("requests_queue", "/demands/queue"),
+            ),
             (
                 application::reviews_applications(actor),
                 ("applications", "/applications"),
