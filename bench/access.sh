@@ -17,6 +17,7 @@
 #   RUNS=9 SIZE_MB=200 bash bench/access.sh
 #   BENCH_DIR=/somewhere bash bench/access.sh     # where the set-up data is kept between runs
 #   BUILD=0 bash bench/access.sh                  # use the release binaries already built
+#   ONLY=wm bash bench/access.sh                  # only one part: plain, wm (watermarked) or api
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,10 @@ DURATION="${DURATION:-15s}"
 WM_MAX_TIME="${WM_MAX_TIME:-60}"
 REGIONS="${PUBDATA_DATA:-../shared/data}"
 DIR="${BENCH_DIR:-${TMPDIR:-/tmp}/pubdata-bench-access-$SIZE_MB}"
+ONLY="${ONLY:-all}"
+case "$ONLY" in all | plain | wm | api) ;; *) echo "ONLY is plain, wm or api" >&2; exit 1 ;; esac
+# Whether part $1 of the benchmark runs.
+part() { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }
 
 need=()
 for tool in curl nginx wrk jq bc; do
@@ -152,6 +157,7 @@ stats() {
   }'
 }
 
+if part plain; then
 echo
 echo "== downloads =="
 # The published copy is checked once (and read into the page cache for all).
@@ -192,7 +198,9 @@ wrk_rate() { # "Transfer/sec: 1.23GB" in MB/s
 wrk -t1 -c1 -d10s --timeout 30s "http://127.0.0.1:$NPORT/plain.csv" >"$TMP/wrk-nginx.txt"
 wrk -t1 -c1 -d10s --timeout 30s "${auth[@]}" "$URL$(j .plain.path)" >"$TMP/wrk-plain.txt"
 echo "wrk -c1: nginx $(wrk_rate "$TMP/wrk-nginx.txt") MB/s, pubdata $(wrk_rate "$TMP/wrk-plain.txt") MB/s"
+fi
 
+if part wm; then
 : >"$TMP/marked.txt"
 for r in $(seq "$RUNS"); do
   w=$(fetch "${auth[@]}" "$URL$(j .villages.path)")
@@ -205,8 +213,10 @@ read -r big_speed big_size big_status <<<"$big"
 big_note="whole file"
 [ "$big_size" = "$(j .watermarked.bytes)" ] || big_note="first $((big_size / 1000000)) of $(($(j .watermarked.bytes) / 1000000)) MB in ${WM_MAX_TIME} s"
 echo "watermarked ~$SIZE_MB MB table: $(echo "$big_speed" | mbs) MB/s ($big_note, status $big_status)"
+fi
 rss_downloads=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER/status")
 
+if part api; then
 echo
 echo "== data API =="
 VID=$(j .villages.resource)
@@ -247,33 +257,40 @@ api 8 key-street "${appkey[@]}" "$URL" -- "$TMP/by-street.txt"
 api 1 key-code-1 "${appkey[@]}" "$URL" -- "$TMP/by-code.txt"
 api 1 key-street-1 "${appkey[@]}" "$URL" -- "$TMP/by-street.txt"
 api 8 token-code "${auth[@]}" "$URL" -- "$TMP/by-code.txt"
+fi
 rss_peak=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER/status")
 
+mb() { echo "$1" | mbs; }
+echo
+echo "| measure | median | range ($RUNS runs) | target |"
+echo "|---|---|---|---|"
+if part plain; then
 read -r nm nlo nhi <<<"$(stats <"$TMP/nginx.txt")"
 read -r cm clo chi <<<"$(stats <"$TMP/copied.txt")"
 read -r qcm qclo qchi <<<"$(stats <"$TMP/ratio-copied.txt")"
 read -r pm plo phi <<<"$(stats <"$TMP/plain.txt")"
 read -r qm qlo qhi <<<"$(stats <"$TMP/ratio.txt")"
-read -r wm wlo whi <<<"$(stats <"$TMP/marked.txt")"
-mb() { echo "$1" | mbs; }
-echo
-echo "| measure | median | range ($RUNS runs) | target |"
-echo "|---|---|---|---|"
 echo "| nginx (sendfile), $((BYTES / 1000000)) MB file, curl | $(mb "$nm") MB/s | $(mb "$nlo")–$(mb "$nhi") | |"
 echo "| nginx (sendfile off, 1 MiB buffers), same file | $(mb "$cm") MB/s | $(mb "$clo")–$(mb "$chi") | |"
 echo "| pubdata plain download, same file | $(mb "$pm") MB/s | $(mb "$plo")–$(mb "$phi") | |"
 printf '| pubdata / nginx (sendfile), per run | **%.2f** | %.2f–%.2f | ≥ 0.8 |\n' "$qm" "$qlo" "$qhi"
 printf '| pubdata / nginx (sendfile off), per run | %.2f | %.2f–%.2f | |\n' "$qcm" "$qclo" "$qchi"
 echo "| wrk -c1 10 s: nginx / pubdata | $(wrk_rate "$TMP/wrk-nginx.txt") / $(wrk_rate "$TMP/wrk-plain.txt") MB/s | | |"
+fi
+if part wm; then
+read -r wm wlo whi <<<"$(stats <"$TMP/marked.txt")"
 echo "| watermarked download, village table ($(($(j .villages.bytes) / 1000000)) MB) | **$(mb "$wm") MB/s** | $(mb "$wlo")–$(mb "$whi") | ≥ 150 MB/s |"
 echo "| watermarked download, ~$SIZE_MB MB table | **$(mb "$big_speed") MB/s** | $big_note | ≥ 150 MB/s |"
+fi
 row() { # measure, report, target
   echo "| $1 | p50 $(p50 "$2") ms, p99 **$(p99 "$2") ms** | $(rps "$2") req/s, $(bad "$2") errors | $3 |"
 }
+if part api; then
 row "data API + AppKey, code.eq, 8 connections" key-code "p99 ≤ 10 ms"
 row "data API + AppKey, streetCode.eq&limit=50, 8 connections" key-street "p99 ≤ 10 ms"
 row "data API + AppKey, code.eq, 1 connection" key-code-1 ""
 row "data API + AppKey, streetCode.eq&limit=50, 1 connection" key-street-1 ""
 row "data API + API token, code.eq, 8 connections" token-code ""
+fi
 echo "| server peak RSS after downloads / at end | $rss_downloads / $rss_peak MiB | | |"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -25,7 +25,16 @@ pub(super) async fn csv(
     let policy = DownloadPolicy {
         open_downloads: app.config.open_downloads,
     };
-    let file = download::open(&app.store, &ctx.caller, policy, &app.watermark, &name, dist_id).await?;
+    let file = download::open(
+        &app.store,
+        &app.files,
+        &ctx.caller,
+        policy,
+        &app.watermark,
+        &name,
+        dist_id,
+    )
+    .await?;
     let disposition = HeaderValue::from_str(&content_disposition(&file.file_name(), &file.display_file_name()))
         .map_err(|e| AppError::Internal(format!("file name header: {e}")))?;
     let builder = Response::builder()

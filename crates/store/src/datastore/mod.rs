@@ -21,7 +21,7 @@
 //! inside `tokio::task::spawn_blocking`), never directly on an async task.
 
 mod convert;
-mod query;
+pub(crate) mod query;
 pub use query::{DatastoreQuery, Filter, Op, QueryResult, MAX_LIMIT};
 mod postgres;
 mod sqlite;

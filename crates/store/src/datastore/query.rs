@@ -95,9 +95,9 @@ fn normalise(c: &DatastoreColumn, param: &str, value: &str) -> std::result::Resu
     })
 }
 
-struct Sql {
-    backend: Backend,
-    binds: Vec<String>,
+pub(crate) struct Sql {
+    pub(crate) backend: Backend,
+    pub(crate) binds: Vec<String>,
 }
 
 impl Sql {
@@ -134,45 +134,7 @@ impl Store {
             backend: self.backend,
             binds: Vec::new(),
         };
-        let mut wheres = Vec::new();
-        for f in &query.filters {
-            let param = format!("{}.{}", f.field, format!("{:?}", f.op).to_lowercase());
-            let c = by_name(&f.field, param.clone())?;
-            let col = quote(&c.column);
-            let kind = Kind::of(c.field_type);
-            let cond = match f.op {
-                Op::Prefix if kind != Kind::Text => return Err(bad(param, "prefix_text_only").into()),
-                Op::Prefix => {
-                    let p = sql.param(Kind::Text, format!("{}%", like_escape(&f.value)));
-                    format!("{col} LIKE {p} ESCAPE '\\'")
-                }
-                Op::In => {
-                    let values: Vec<&str> = f.value.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
-                    if values.is_empty() || values.len() > 100 {
-                        return Err(bad(param, "in_values").into());
-                    }
-                    let mut ps = Vec::new();
-                    for v in values {
-                        let v = normalise(c, &param, v)?;
-                        ps.push(sql.param(kind, v));
-                    }
-                    format!("{col} IN ({})", ps.join(", "))
-                }
-                op => {
-                    let v = normalise(c, &param, &f.value)?;
-                    let p = sql.param(kind, v);
-                    let sym = match op {
-                        Op::Gt => ">",
-                        Op::Gte => ">=",
-                        Op::Lt => "<",
-                        Op::Lte => "<=",
-                        _ => "=",
-                    };
-                    format!("{col} {sym} {p}")
-                }
-            };
-            wheres.push(cond);
-        }
+        let mut wheres = conditions(&mut sql, &columns, &query.filters)?;
         if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             let text: Vec<&DatastoreColumn> = columns
                 .iter()
@@ -276,4 +238,52 @@ impl Store {
             next_after,
         })
     }
+}
+
+/// The SQL conditions of `filters` on `columns`, their values bound into `sql`; shared by the
+/// data API's queries and the downloads' keyset reads ([`crate::export`]).
+pub(crate) fn conditions(sql: &mut Sql, columns: &[DatastoreColumn], filters: &[Filter]) -> Result<Vec<String>> {
+    let mut wheres = Vec::new();
+    for f in filters {
+        let param = format!("{}.{}", f.field, format!("{:?}", f.op).to_lowercase());
+        let c = columns
+            .iter()
+            .find(|c| c.name == f.field)
+            .ok_or_else(|| bad(param.clone(), "unknown_field"))?;
+        let col = quote(&c.column);
+        let kind = Kind::of(c.field_type);
+        let cond = match f.op {
+            Op::Prefix if kind != Kind::Text => return Err(bad(param, "prefix_text_only").into()),
+            Op::Prefix => {
+                let p = sql.param(Kind::Text, format!("{}%", like_escape(&f.value)));
+                format!("{col} LIKE {p} ESCAPE '\\'")
+            }
+            Op::In => {
+                let values: Vec<&str> = f.value.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
+                if values.is_empty() || values.len() > 100 {
+                    return Err(bad(param, "in_values").into());
+                }
+                let mut ps = Vec::new();
+                for v in values {
+                    let v = normalise(c, &param, v)?;
+                    ps.push(sql.param(kind, v));
+                }
+                format!("{col} IN ({})", ps.join(", "))
+            }
+            op => {
+                let v = normalise(c, &param, &f.value)?;
+                let p = sql.param(kind, v);
+                let sym = match op {
+                    Op::Gt => ">",
+                    Op::Gte => ">=",
+                    Op::Lt => "<",
+                    Op::Lte => "<=",
+                    _ => "=",
+                };
+                format!("{col} {sym} {p}")
+            }
+        };
+        wheres.push(cond);
+    }
+    Ok(wheres)
 }

@@ -6,7 +6,7 @@ use pubdata_core::metadata::OpenType;
 use pubdata_core::user::Role;
 use pubdata_core::DomainError;
 use pubdata_store::datastore::DatastoreColumn;
-use pubdata_store::datastore::{DatastoreQuery, Filter, Op};
+use pubdata_store::datastore::{Filter, Op};
 use pubdata_store::export::DatastoreCursor;
 use pubdata_store::{DistributionRow, FileStore, GrantRow, StoredFile};
 
@@ -16,6 +16,8 @@ use crate::access;
 
 use crate::published::{self, Published};
 use crate::{Caller, Result, Store, StoreError};
+
+mod copy;
 
 /// Rows read from the datastore per chunk of the file.
 pub const CHUNK_ROWS: u64 = 10_000;
@@ -134,7 +136,9 @@ pub async fn columns(store: &Store, d: &DistributionRow) -> Result<Vec<Datastore
 }
 
 /// A distribution's datastore table as CSV, a chunk at a time: every row and column, or — under
-/// a grant that narrows them — the granted fields of the rows its filters allow.
+/// a grant that narrows them — the granted fields of the rows its filters allow. A grant that
+/// narrows only the fields is served from the published copy when there is one ([`copy`]); the
+/// bytes are the same either way.
 pub struct CsvRows {
     store: Store,
     rows: Rows,
@@ -145,12 +149,13 @@ pub struct CsvRows {
 
 enum Rows {
     All(DatastoreCursor),
+    /// The granted columns of the allowed rows, read in file order with their row numbers.
     Granted {
-        table: String,
-        query: DatastoreQuery,
+        cursor: DatastoreCursor,
         header: Vec<String>,
-        done: bool,
     },
+    /// The granted columns of every row, read from the published copy.
+    Copy(copy::CopyRows),
 }
 
 /// A grant's row filters as data API filters.
@@ -170,96 +175,97 @@ fn grant_filters(grant: &GrantRow) -> Vec<Filter> {
 
 impl CsvRows {
     pub async fn open(store: &Store, d: &DistributionRow) -> Result<CsvRows> {
-        Self::open_for(store, d, None, None).await
+        Self::open_for(store, None, d, None, None).await
     }
 
     /// Under a grant that narrows fields or rows; `watermark` keys the row order to the grant.
+    /// With `files`, a grant that narrows only the fields reads the published copy, if any.
     pub async fn open_for(
         store: &Store,
+        files: Option<&FileStore>,
         d: &DistributionRow,
         grant: Option<&GrantRow>,
         watermark: Option<&WatermarkSecret>,
     ) -> Result<CsvRows> {
         let table = d.datastore_table.as_deref().ok_or_else(no_data)?;
-        let rows = match grant.filter(|g| !g.fields.is_empty() || g.row_filter.is_some()) {
-            None => Rows::All(store.datastore_cursor(table).await?.ok_or_else(no_data)?),
-            Some(g) => {
-                let columns = store.datastore_columns(table).await?;
-                // The granted fields in the table's order (all when the grant names none).
-                let header: Vec<String> = columns
-                    .iter()
-                    .map(|c| c.name.clone())
-                    .filter(|n| g.fields.is_empty() || g.fields.iter().any(|f| f.eq_ignore_ascii_case(n)))
-                    .collect();
-                let query = DatastoreQuery {
-                    filters: grant_filters(g),
-                    fields: header.clone(),
-                    limit: CHUNK_ROWS,
-                    after: Some(0),
-                    ..Default::default()
-                };
-                Rows::Granted {
-                    table: table.to_string(),
-                    query,
-                    header,
-                    done: false,
-                }
-            }
+        let Some(g) = grant.filter(|g| !g.fields.is_empty() || g.row_filter.is_some()) else {
+            let cursor = store.datastore_cursor(table).await?.ok_or_else(no_data)?;
+            return Ok(CsvRows::new(store, Rows::All(cursor), None));
         };
-        let permuter = match (grant, watermark) {
-            (Some(g), Some(secret)) if matches!(rows, Rows::Granted { .. }) => {
-                Some(Permuter::new(secret, &g.id.to_string()))
+        let columns = store.datastore_columns(table).await?;
+        // The granted fields in the table's order (all when the grant names none).
+        let header: Vec<String> = columns
+            .iter()
+            .map(|c| c.name.clone())
+            .filter(|n| g.fields.is_empty() || g.fields.iter().any(|f| f.eq_ignore_ascii_case(n)))
+            .collect();
+        let filters = grant_filters(g);
+        let published = match (files, &d.export_key, d.export_bytes) {
+            (Some(files), Some(key), Some(size)) if filters.is_empty() && !header.is_empty() => {
+                Some((files, key, size.max(0) as u64))
             }
             _ => None,
         };
-        Ok(CsvRows {
+        if let Some((files, key, size)) = published {
+            let permuter = watermark.map(|secret| Permuter::new(secret, &g.id.to_string()));
+            let rows = copy::CopyRows::start(files, key, size, header, permuter).await?;
+            return Ok(CsvRows::new(store, Rows::Copy(rows), None));
+        }
+        let permuter = watermark.map(|secret| Permuter::new(secret, &g.id.to_string()));
+        let cursor = store
+            .datastore_cursor_where(table, &header, &filters)
+            .await?
+            .ok_or_else(no_data)?;
+        Ok(CsvRows::new(store, Rows::Granted { cursor, header }, permuter))
+    }
+
+    fn new(store: &Store, rows: Rows, permuter: Option<Permuter<Vec<Option<String>>>>) -> CsvRows {
+        CsvRows {
             store: store.clone(),
             rows,
             header_done: false,
             permuter,
-        })
+        }
     }
 
     /// The next piece of the file: the header with the first rows, then up to [`CHUNK_ROWS`]
     /// rows at a time; `None` at the end. UTF-8 without a byte-order mark, CRLF line ends,
     /// quotes only where needed, NULL as an empty cell.
     pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
-        let (header, mut rows, last): (Vec<String>, Vec<Vec<Option<String>>>, bool) = match &mut self.rows {
+        let (header, rows): (Vec<String>, Vec<Vec<Option<String>>>) = match &mut self.rows {
+            Rows::Copy(copy) => return copy.next().await,
             Rows::All(cursor) => {
                 if self.header_done && cursor.is_done() {
                     return Ok(None);
                 }
                 let rows = self.store.datastore_next(cursor, CHUNK_ROWS).await?;
-                let last = cursor.is_done();
-                (cursor.columns().iter().map(|c| c.name.clone()).collect(), rows, last)
+                (cursor.columns().iter().map(|c| c.name.clone()).collect(), rows)
             }
-            Rows::Granted {
-                table,
-                query,
-                header,
-                done,
-            } => {
-                if self.header_done && *done {
+            Rows::Granted { cursor, header } => {
+                if self.header_done && cursor.is_done() {
                     return Ok(None);
                 }
-                let page = self.store.query_datastore(table, query).await?;
-                match page.next_after {
-                    Some(after) if page.rows.len() as u64 == query.limit => query.after = Some(after),
-                    _ => *done = true,
-                }
-                (header.clone(), page.rows, *done)
+                let numbered = self.store.datastore_next_numbered(cursor, CHUNK_ROWS).await?;
+                let last = cursor.is_done();
+                let rows = match &mut self.permuter {
+                    // Rows keep their number in the whole table, so a grant's row filter does not
+                    // move them to other blocks: the trace compares with the whole table.
+                    Some(p) => {
+                        let mut out = Vec::with_capacity(numbered.len() + 256);
+                        for (row_no, row) in numbered {
+                            p.push_numbered(row_no.max(1) as u64 - 1, row, &mut out)
+                                .map_err(|e| StoreError::Other(e.to_string()))?;
+                        }
+                        if last {
+                            p.finish(&mut out);
+                        }
+                        out
+                    }
+                    None => numbered.into_iter().map(|(_, row)| row).collect(),
+                };
+                (header.clone(), rows)
             }
         };
-        if let Some(p) = &mut self.permuter {
-            let mut out = Vec::with_capacity(rows.len() + 256);
-            for row in rows {
-                p.push(row, &mut out);
-            }
-            if last {
-                p.finish(&mut out);
-            }
-            rows = out;
-        }
         let mut out = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
             .from_writer(Vec::with_capacity(rows.len() * 64 + 256));
@@ -332,8 +338,10 @@ pub struct Download {
 
 /// Opens the download of distribution `dist_id` of the published resource `name`, after the
 /// access check. Unpublished resources, other resources' distributions and APIs are not found.
+#[allow(clippy::too_many_arguments)]
 pub async fn open(
     store: &Store,
+    files: &FileStore,
     caller: &Caller,
     policy: DownloadPolicy,
     watermark: &WatermarkSecret,
@@ -358,7 +366,7 @@ pub async fn open(
             size: size.max(0) as u64,
         },
         _ => Source::Live(Box::new(
-            CsvRows::open_for(store, &dist, access.grant.as_ref(), Some(watermark)).await?,
+            CsvRows::open_for(store, Some(files), &dist, access.grant.as_ref(), Some(watermark)).await?,
         )),
     };
     Ok(Download {
