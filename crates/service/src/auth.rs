@@ -230,14 +230,18 @@ pub async fn resolve_token(store: &Store, secret: &str) -> Result<UserRow> {
     if !secret.starts_with(TOKEN_PREFIX) {
         return Err(invalid.into());
     }
-    let token = store.use_api_token(&sha256_hex(secret)).await?.ok_or(invalid.clone())?;
+    // The token, its user and the user's memberships in one query.
+    let (token, user) = store
+        .use_api_token_with_user(&sha256_hex(secret))
+        .await?
+        .ok_or(invalid.clone())?;
     if token.revoked_at.is_some() {
         return Err(DomainError::Unauthenticated {
             reason: "token_revoked",
         }
         .into());
     }
-    let user = store.user(token.user_id).await?.ok_or(invalid)?;
+    let user = user.ok_or(invalid)?;
     if user.disabled {
         return Err(DomainError::Unauthenticated {
             reason: "account_disabled",

@@ -19,13 +19,14 @@ pub enum Credential<'a> {
 }
 
 /// What the caller may read of a resource through the API: everything (the provider's and the
-/// administration institution's staff), or what a grant allows.
+/// administration institution's staff), or what a grant allows; with the table of the
+/// resource's current data, when it has one.
 async fn api_access(
     store: &Store,
     caller: &Caller,
     resource_id: i64,
     cred: Credential<'_>,
-) -> Result<Option<GrantRow>> {
+) -> Result<(Option<GrantRow>, Option<String>)> {
     if let Credential::AppKey(key) = cred {
         let grant = access::grant_for_key(store, key).await?;
         if grant.resource_id != resource_id {
@@ -39,7 +40,8 @@ async fn api_access(
             }
             .into());
         }
-        return Ok(Some(grant));
+        let table = store.current_datastore_table(resource_id).await?;
+        return Ok((Some(grant), table));
     }
     if !caller.actor.is_authenticated() {
         return Err(DomainError::Unauthenticated {
@@ -47,13 +49,13 @@ async fn api_access(
         }
         .into());
     }
-    let r = resources::get(store, caller, resource_id).await?;
+    let (r, table) = resources::get_with_table(store, caller, resource_id).await?;
     let staff = caller.actor.memberships.iter().any(|m| {
         m.role.is_staff()
             && (m.org_id == Some(r.row.provider_org_id) || matches!(m.role, Role::AdminManager | Role::AdminReviewer))
     });
     if staff {
-        return Ok(None);
+        return Ok((None, table));
     }
     let grant = access::grant_for(store, caller, resource_id, AccessMethod::Api)
         .await
@@ -69,7 +71,7 @@ async fn api_access(
             .into(),
             other => other,
         })?;
-    Ok(Some(grant))
+    Ok((Some(grant), table))
 }
 
 /// Narrows a query to a grant: only its fields (all when it names none) and only the rows its
@@ -114,15 +116,12 @@ pub async fn rows(
     query: &DatastoreQuery,
     cred: Credential<'_>,
 ) -> Result<QueryResult> {
-    let grant = api_access(store, caller, resource_id, cred).await?;
+    let (grant, table) = api_access(store, caller, resource_id, cred).await?;
     let query = match &grant {
         Some(g) => restrict(query, g)?,
         None => query.clone(),
     };
-    let dists = store.distributions(resource_id).await?;
-    let table = crate::ingest::current_file(&dists)
-        .and_then(|d| d.datastore_table.clone())
-        .ok_or(DomainError::NotFound { what: "datastore" })?;
+    let table = table.ok_or(DomainError::NotFound { what: "datastore" })?;
     store.query_datastore(&table, &query).await
 }
 

@@ -74,6 +74,19 @@ pub async fn get(store: &Store, caller: &Caller, id: i64) -> Result<Resource> {
     Ok(r)
 }
 
+/// A resource as [`get`] finds it, with the datastore table of its current data (one query).
+pub async fn get_with_table(store: &Store, caller: &Caller, id: i64) -> Result<(Resource, Option<String>)> {
+    let (row, table) = store
+        .resource_with_table(id)
+        .await?
+        .ok_or(DomainError::NotFound { what: "resource" })?;
+    let r = parse(row)?;
+    if !may_see(&caller.actor, &r) {
+        return Err(DomainError::NotFound { what: "resource" }.into());
+    }
+    Ok((r, table))
+}
+
 async fn for_update(tx: &mut Tx, id: i64) -> Result<Resource> {
     parse(
         tx.resource_for_update(id)

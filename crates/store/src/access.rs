@@ -675,25 +675,30 @@ impl Store {
         rows.iter().map(grant_row).collect()
     }
 
-    /// The grant an AppKey belongs to, when the key is current; its use is recorded.
+    /// The grant an AppKey belongs to, when the key is current (one query); its use is recorded,
+    /// at most once a minute per key: every data API call must not queue on the writer.
     pub async fn grant_by_app_key(&self, key_hash: &str) -> Result<Option<GrantRow>> {
-        let grant_id: Option<i64> =
-            sqlx::query_scalar("SELECT grant_id FROM app_keys WHERE key_hash = $1 AND revoked_at IS NULL")
-                .bind(key_hash)
-                .fetch_optional(self.reader())
-                .await?;
-        let Some(id) = grant_id else { return Ok(None) };
-        // At most one write a minute per key: every data API call must not queue on the writer.
-        let now = now_ms();
-        sqlx::query(
-            "UPDATE app_keys SET last_used_at = $1 WHERE key_hash = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
-        )
-        .bind(now)
+        let r = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS}, k.last_used_at AS key_last_used_at FROM {GRANT_FROM} \
+             JOIN app_keys k ON k.grant_id = g.id WHERE k.key_hash = $1 AND k.revoked_at IS NULL"
+        ))
         .bind(key_hash)
-        .bind(now - 60_000)
-        .execute(&self.write)
+        .fetch_optional(self.reader())
         .await?;
-        self.grant(id).await
+        let Some(r) = r else { return Ok(None) };
+        let last_used: Option<i64> = r.try_get("key_last_used_at")?;
+        let now = now_ms();
+        if last_used.is_none_or(|at| at < now - 60_000) {
+            sqlx::query(
+                "UPDATE app_keys SET last_used_at = $1 WHERE key_hash = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+            )
+            .bind(now)
+            .bind(key_hash)
+            .bind(now - 60_000)
+            .execute(&self.write)
+            .await?;
+        }
+        grant_row(&r).map(Some)
     }
 
     /// The current AppKey's prefix and dates for a grant, when it has one.

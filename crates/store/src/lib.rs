@@ -82,6 +82,8 @@ pub struct Store {
     read: AnyPool,
     write: AnyPool,
     backend: Backend,
+    /// Datastore column lists, shared by the store's clones.
+    columns: datastore::ColumnCache,
 }
 
 /// Milliseconds since the Unix epoch: the one time representation in the database.
@@ -109,7 +111,12 @@ impl Store {
             Backend::Sqlite => {
                 let write = sqlite_pool(1, &connect).await?;
                 let read = sqlite_pool(opts.max_connections.unwrap_or(4), &connect).await?;
-                Store { read, write, backend }
+                Store {
+                    read,
+                    write,
+                    backend,
+                    columns: Default::default(),
+                }
             }
             Backend::Postgres => {
                 if let Some(schema) = &opts.pg_schema {
@@ -140,6 +147,7 @@ impl Store {
                     read: pool.clone(),
                     write: pool,
                     backend,
+                    columns: Default::default(),
                 }
             }
         };

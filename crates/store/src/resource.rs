@@ -45,6 +45,14 @@ const RESOURCE_COLUMNS: &str = "r.id, r.code, r.provider_org_id, o.name AS provi
     r.title, r.open_type, r.meta, r.revision_meta, r.created_by, r.created_at, r.updated_at, r.submitted_at, \
     r.review_due, r.published_at, r.withdrawn_reason";
 const RESOURCE_FROM: &str = "resources r JOIN organisations o ON o.id = r.provider_org_id";
+/// The datastore table of the current data of the resource `resource` (an SQL expression of
+/// this file, never input): the newest ready file distribution's, as `current_file` in the service.
+fn current_table_sql(resource: &str) -> String {
+    format!(
+        "SELECT d.datastore_table FROM distributions d WHERE d.resource_id = {resource} \
+         AND d.kind = 'file' AND d.state = 'ready' ORDER BY d.version DESC LIMIT 1"
+    )
+}
 
 fn parse_json(s: Option<String>) -> Option<serde_json::Value> {
     s.and_then(|s| serde_json::from_str(&s).ok())
@@ -490,6 +498,30 @@ impl Store {
         .fetch_optional(self.reader())
         .await?;
         r.as_ref().map(resource_row).transpose()
+    }
+
+    /// A resource with the datastore table of its current data (the newest ready file
+    /// distribution's, `None` when there is none or it has no table), in one query.
+    pub async fn resource_with_table(&self, id: i64) -> Result<Option<(ResourceRow, Option<String>)>> {
+        let r = sqlx::query(&format!(
+            "SELECT {RESOURCE_COLUMNS}, ({}) AS current_table FROM {RESOURCE_FROM} WHERE r.id = $1",
+            current_table_sql("r.id")
+        ))
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await?;
+        r.as_ref()
+            .map(|r| Ok((resource_row(r)?, r.try_get("current_table")?)))
+            .transpose()
+    }
+
+    /// The datastore table of a resource's current data (see [`Store::resource_with_table`]).
+    pub async fn current_datastore_table(&self, resource_id: i64) -> Result<Option<String>> {
+        let t: Option<Option<String>> = sqlx::query_scalar(&current_table_sql("$1"))
+            .bind(resource_id)
+            .fetch_optional(self.reader())
+            .await?;
+        Ok(t.flatten())
     }
 
     pub async fn resource_by_code(&self, code: &str) -> Result<Option<ResourceRow>> {

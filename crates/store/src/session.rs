@@ -39,6 +39,9 @@ fn token_row(r: &AnyRow) -> Result<ApiTokenRow> {
     })
 }
 
+/// How often at most a token's `last_used_at` is written.
+pub const LAST_USED_EVERY_MS: i64 = 60_000;
+
 const TOKEN_COLUMNS: &str = "id, user_id, name, prefix, created_at, last_used_at, revoked_at";
 
 impl Tx {
@@ -199,23 +202,56 @@ impl Store {
         Ok((by_login, by_ip, oldest.unwrap_or(since)))
     }
 
-    /// Looks up an unrevoked token by hash and records its use.
+    /// Looks up a token by hash and records the use of an unrevoked one (see
+    /// [`Store::use_api_token_with_user`]).
     pub async fn use_api_token(&self, token_hash: &str) -> Result<Option<ApiTokenRow>> {
-        let r = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"))
-            .bind(token_hash)
-            .fetch_optional(self.reader())
-            .await?;
-        let Some(t) = r.as_ref().map(token_row).transpose()? else {
+        Ok(self.use_api_token_with_user(token_hash).await?.map(|(t, _)| t))
+    }
+
+    /// Looks up a token by hash together with its user and the user's memberships, in one
+    /// query, and records the use of an unrevoked token: `last_used_at` is written at most once a
+    /// minute, so API calls do not each queue a write. The user is `None` when it is gone.
+    pub async fn use_api_token_with_user(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(ApiTokenRow, Option<crate::UserRow>)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT t.id AS t_id, t.user_id AS t_user_id, t.name AS t_name, t.prefix AS t_prefix, \
+             t.created_at AS t_created_at, t.last_used_at AS t_last_used_at, t.revoked_at AS t_revoked_at, \
+             {} FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id \
+             LEFT JOIN memberships m ON m.user_id = u.id LEFT JOIN organisations o ON o.id = m.org_id \
+             WHERE t.token_hash = $1",
+            crate::user::JOINED_COLUMNS
+        ))
+        .bind(token_hash)
+        .fetch_all(self.reader())
+        .await?;
+        let Some(first) = rows.first() else {
             return Ok(None);
         };
-        if t.revoked_at.is_none() {
-            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-                .bind(now_ms())
-                .bind(t.id)
-                .execute(&self.write)
-                .await?;
+        let t = ApiTokenRow {
+            id: first.try_get("t_id")?,
+            user_id: first.try_get("t_user_id")?,
+            name: first.try_get("t_name")?,
+            prefix: first.try_get("t_prefix")?,
+            created_at: first.try_get("t_created_at")?,
+            last_used_at: first.try_get("t_last_used_at")?,
+            revoked_at: first.try_get("t_revoked_at")?,
+        };
+        let user = crate::user::joined_user(&rows)?;
+        let now = now_ms();
+        let stale = t.last_used_at.is_none_or(|at| at < now - LAST_USED_EVERY_MS);
+        if t.revoked_at.is_none() && stale {
+            sqlx::query(
+                "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+            )
+            .bind(now)
+            .bind(t.id)
+            .bind(now - LAST_USED_EVERY_MS)
+            .execute(&self.write)
+            .await?;
         }
-        Ok(Some(t))
+        Ok(Some((t, user)))
     }
 
     pub async fn list_api_tokens(&self, user_id: i64) -> Result<Vec<ApiTokenRow>> {

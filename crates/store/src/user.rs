@@ -80,6 +80,30 @@ fn membership_row(r: &AnyRow) -> Result<(i64, MembershipRow)> {
 const MEMBERSHIPS: &str = "SELECT m.user_id, m.org_id, o.name AS org_name, o.kind AS org_kind, m.role \
     FROM memberships m LEFT JOIN organisations o ON o.id = m.org_id";
 
+/// The user's and membership columns of a query joining `users u`, `memberships m` and
+/// `organisations o` (one row per membership, or one with NULL membership columns).
+pub(crate) const JOINED_COLUMNS: &str = "u.id, u.login, u.display_name, u.email, u.phone, u.kind, u.is_sysadmin, \
+    u.disabled, u.created_at, u.password_hash, m.user_id, m.org_id, o.name AS org_name, o.kind AS org_kind, m.role";
+
+/// The user of rows selected with [`JOINED_COLUMNS`], with its memberships; `None` when the
+/// join found no user.
+pub(crate) fn joined_user(rows: &[AnyRow]) -> Result<Option<UserRow>> {
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    if first.try_get::<Option<i64>, _>("id")?.is_none() {
+        return Ok(None);
+    }
+    let mut user = user_row(first)?;
+    for r in rows {
+        if r.try_get::<Option<String>, _>("role")?.is_some() {
+            user.memberships.push(membership_row(r)?.1);
+        }
+    }
+    user.memberships.sort_by_key(|m| (m.org_id, m.role));
+    Ok(Some(user))
+}
+
 /// Fills each user's memberships from one query over all of them (indexed by user, so a long
 /// user list costs one pass, not one search per membership).
 fn attach(users: &mut [UserRow], rows: Vec<AnyRow>) -> Result<()> {

@@ -21,13 +21,17 @@
 //! inside `tokio::task::spawn_blocking`), never directly on an async task.
 
 mod convert;
+pub mod index;
 pub(crate) mod query;
-pub use query::{DatastoreQuery, Filter, Op, QueryResult, MAX_LIMIT};
+pub use query::{prefix_upper_bound, DatastoreQuery, Filter, Op, QueryResult, MAX_LIMIT};
 mod postgres;
 mod sqlite;
 
+use std::collections::HashMap;
 use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use pubdata_core::field::{FieldSpec, FieldType, RowSink};
 use sqlx::Row;
@@ -56,6 +60,58 @@ pub struct DatastoreRows {
     /// Field names.
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Option<String>>>,
+}
+
+/// How long a cached column list is trusted without reading the catalogue again. This process
+/// forgets a table's entry itself when it loads, replaces or drops the table; the age bounds how
+/// long another process's (another node's) reload goes unseen, and a query that fails on a
+/// cached list reads the catalogue and tries once more.
+const COLUMN_CACHE_TTL: Duration = Duration::from_secs(10);
+
+/// The column lists of datastore tables (table → columns), so a data API query does not read
+/// the catalogue each time. Shared by the clones of a [`Store`].
+#[derive(Clone, Default)]
+pub(crate) struct ColumnCache(Arc<Mutex<CacheInner>>);
+
+#[derive(Default)]
+struct CacheInner {
+    /// Bumped by every invalidation: a list read before it is not stored after it.
+    epoch: u64,
+    tables: HashMap<String, (Instant, Arc<Vec<DatastoreColumn>>)>,
+}
+
+impl ColumnCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached columns when fresh, and the epoch to pass to `put` otherwise.
+    fn get(&self, table: &str) -> (u64, Option<Arc<Vec<DatastoreColumn>>>) {
+        let inner = self.lock();
+        let hit = inner
+            .tables
+            .get(table)
+            .filter(|(at, _)| at.elapsed() < COLUMN_CACHE_TTL)
+            .map(|(_, c)| c.clone());
+        (inner.epoch, hit)
+    }
+
+    fn put(&self, epoch: u64, table: &str, columns: Arc<Vec<DatastoreColumn>>) {
+        let mut inner = self.lock();
+        if inner.epoch == epoch && !columns.is_empty() {
+            if inner.tables.len() >= 10_000 {
+                inner.tables.clear();
+            }
+            inner.tables.insert(table.to_string(), (Instant::now(), columns));
+        }
+    }
+
+    /// Forgets a table (created, replaced or dropped).
+    pub(crate) fn invalidate(&self, table: &str) {
+        let mut inner = self.lock();
+        inner.epoch += 1;
+        inner.tables.remove(table);
+    }
 }
 
 /// Rows per batch sent to the writer, and the batch's byte bound.
@@ -240,12 +296,14 @@ impl Store {
         check_table(table)?;
         let table = table.to_string();
         let rt = tokio::runtime::Handle::current();
+        let cache = self.columns.clone();
         match self.backend {
             Backend::Sqlite => {
                 let mut token = self.write.acquire().await?;
                 let path = sqlite_file(&mut token).await?;
                 Ok(DatastoreLoader::new(move |rx| {
                     let result = sqlite::write(&path, &table, rx);
+                    cache.invalidate(&table);
                     // Returning the writer connection to the pool needs the runtime.
                     let _guard = rt.enter();
                     drop(token);
@@ -255,7 +313,9 @@ impl Store {
             Backend::Postgres => {
                 let conn = self.write.acquire().await?;
                 Ok(DatastoreLoader::new(move |rx| {
-                    rt.block_on(postgres::write(conn, &table, rx))
+                    let result = rt.block_on(postgres::write(conn, &table, rx));
+                    cache.invalidate(&table);
+                    result
                 }))
             }
         }
@@ -275,6 +335,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.columns.invalidate(table);
         Ok(existed)
     }
 
@@ -314,6 +375,34 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The columns of a datastore table from the column cache, reading the catalogue on a miss;
+    /// `true` with them when they came from the cache.
+    pub(crate) async fn cached_columns(&self, table: &str) -> Result<(Arc<Vec<DatastoreColumn>>, bool)> {
+        let (epoch, hit) = self.columns.get(table);
+        if let Some(columns) = hit {
+            return Ok((columns, true));
+        }
+        let columns = Arc::new(self.datastore_columns(table).await?);
+        self.columns.put(epoch, table, columns.clone());
+        Ok((columns, false))
+    }
+
+    /// The SQL definitions of a datastore table's indexes other than its primary key, e.g.
+    /// `CREATE INDEX "ds_7_c1_idx" ON "ds_7" ("c1")`: for tests and operators.
+    pub async fn datastore_index_definitions(&self, table: &str) -> Result<Vec<String>> {
+        check_table(table)?;
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL ORDER BY name"
+            }
+            Backend::Postgres => {
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1 \
+                 AND indexname <> tablename || '_pkey' ORDER BY indexname"
+            }
+        };
+        Ok(sqlx::query_scalar(sql).bind(table).fetch_all(&self.read).await?)
     }
 
     async fn catalog_exists(&self) -> Result<bool> {

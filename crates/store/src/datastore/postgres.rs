@@ -9,6 +9,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, Connection};
 
 use super::convert::{self, Kind};
+use super::index::{self, Longest};
 use super::{column_name, quote, Msg, CATALOG_SQL};
 
 /// Rows per INSERT, kept under PostgreSQL's 65,535 bind parameters.
@@ -32,9 +33,11 @@ async fn run(conn: &mut sqlx::AnyConnection, table: &str, rx: Receiver<Msg>) -> 
     let per_stmt = (MAX_PARAMS / (columns.len() + 1)).clamp(1, MAX_ROWS);
     let full_sql = insert_sql(table, &kinds, per_stmt);
     let mut finished = false;
+    let mut longest = Longest::new(columns.len());
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Rows(batch) => {
+                longest.observe(&batch);
                 let mut r = 0;
                 while r < batch.rows {
                     let n = per_stmt.min(batch.rows - r);
@@ -67,21 +70,14 @@ async fn run(conn: &mut sqlx::AnyConnection, table: &str, rx: Receiver<Msg>) -> 
         tx.rollback().await?;
         return Ok(());
     }
-    let keys: Vec<String> = columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.key)
-        .map(|(i, _)| quote(&column_name(i)))
-        .collect();
-    if !keys.is_empty() {
-        let sql = format!(
-            "CREATE INDEX {} ON {} ({})",
-            quote(&format!("{table}_key")),
-            quote(table),
-            keys.join(", ")
-        );
+    // Indexes after the rows: one build per column is faster than updating them per row.
+    for sql in index::create_sql(table, &columns, &longest, true) {
         sqlx::query(&sql).execute(&mut *tx).await?;
     }
+    // Statistics now, so the first queries are planned on the indexes rather than on guesses.
+    sqlx::query(&format!("ANALYZE {}", quote(table)))
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

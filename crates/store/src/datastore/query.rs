@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use super::convert::{self, Kind};
 use super::{check_table, quote, DatastoreColumn};
-use crate::{Backend, Result, Store};
+use crate::{Backend, Result, Store, StoreError};
 
 /// How a filter compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,11 +119,47 @@ fn like_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
+/// The least text greater than every text that starts with `prefix` (in code point order, which
+/// is UTF-8 byte order): the prefix with its last character replaced by the next one, dropping
+/// trailing U+10FFFF. `None` when every text from `prefix` on starts with it (an empty prefix, or
+/// one of only U+10FFFF).
+pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last as u32 + 1 {
+            0xD800 => Some('\u{E000}'),
+            n => char::from_u32(n),
+        };
+        if let Some(c) = next {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 impl Store {
     /// One page of a datastore table under the query, with the total that matches.
     pub async fn query_datastore(&self, table: &str, query: &DatastoreQuery) -> Result<QueryResult> {
         check_table(table)?;
-        let columns = self.datastore_columns(table).await?;
+        let (columns, cached) = self.cached_columns(table).await?;
+        match self.query_columns(table, &columns, query).await {
+            // The table may have been replaced by another process since the columns were cached.
+            Err(StoreError::Db(_)) if cached => {
+                self.columns.invalidate(table);
+                let (columns, _) = self.cached_columns(table).await?;
+                self.query_columns(table, &columns, query).await
+            }
+            other => other,
+        }
+    }
+
+    async fn query_columns(
+        &self,
+        table: &str,
+        columns: &[DatastoreColumn],
+        query: &DatastoreQuery,
+    ) -> Result<QueryResult> {
         let by_name = |name: &str, param: String| {
             columns
                 .iter()
@@ -174,13 +210,7 @@ impl Store {
         } else {
             format!("WHERE {}", wheres.join(" AND "))
         };
-        let total_sql = format!("SELECT COUNT(*) FROM {} {filter_sql}", quote(table));
-        let mut count = sqlx::query_scalar::<_, i64>(&total_sql);
-        for b in &sql.binds {
-            count = count.bind(b.clone());
-        }
-        let total = count.fetch_one(&self.read).await?.max(0) as u64;
-
+        let filter_binds = sql.binds.len();
         let mut page_wheres = wheres.clone();
         if let Some(after) = query.after {
             sql.binds.push(after.to_string());
@@ -228,9 +258,20 @@ impl Store {
                     .collect::<std::result::Result<Vec<_>, _>>()?,
             );
         }
-        let next_after = (query.sort.is_none() && rows.len() as u64 == limit)
-            .then_some(last_row)
-            .flatten();
+        let full = rows.len() as u64 == limit;
+        let next_after = (query.sort.is_none() && full).then_some(last_row).flatten();
+        // A page that is not full ends the matches: no need to count them (unless it is empty
+        // past the first page, or keyset paging skipped rows before it).
+        let total = if query.after.is_none() && !full && (!rows.is_empty() || offset == 0) {
+            offset + rows.len() as u64
+        } else {
+            let total_sql = format!("SELECT COUNT(*) FROM {} {filter_sql}", quote(table));
+            let mut count = sqlx::query_scalar::<_, i64>(&total_sql);
+            for b in &sql.binds[..filter_binds] {
+                count = count.bind(b.clone());
+            }
+            count.fetch_one(&self.read).await?.max(0) as u64
+        };
         Ok(QueryResult {
             fields: selected.iter().map(|c| c.name.clone()).collect(),
             rows,
@@ -243,20 +284,48 @@ impl Store {
 /// The SQL conditions of `filters` on `columns`, their values bound into `sql`; shared by the
 /// data API's queries and the downloads' keyset reads ([`crate::export`]).
 pub(crate) fn conditions(sql: &mut Sql, columns: &[DatastoreColumn], filters: &[Filter]) -> Result<Vec<String>> {
+    let postgres = sql.backend == Backend::Postgres;
+    let by_name = |name: &str, param: String| {
+        columns
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| bad(param, "unknown_field"))
+    };
     let mut wheres = Vec::new();
     for f in filters {
         let param = format!("{}.{}", f.field, format!("{:?}", f.op).to_lowercase());
-        let c = columns
-            .iter()
-            .find(|c| c.name == f.field)
-            .ok_or_else(|| bad(param.clone(), "unknown_field"))?;
+        let c = by_name(&f.field, param.clone())?;
         let col = quote(&c.column);
         let kind = Kind::of(c.field_type);
+        // Equality is the same under any deterministic collation; on PostgreSQL, naming the
+        // byte-order ("C") collation of the column's index lets the index answer it.
+        let eq_col = if postgres && kind == Kind::Text {
+            format!("{col} COLLATE \"C\"")
+        } else {
+            col.clone()
+        };
         let cond = match f.op {
             Op::Prefix if kind != Kind::Text => return Err(bad(param, "prefix_text_only").into()),
             Op::Prefix => {
+                // A range the column's index answers, around the LIKE that decides: the range
+                // holds every text the LIKE matches, so the answer is exactly the LIKE's. On
+                // SQLite, LIKE ignores the case of ASCII letters: the range runs from the
+                // prefix in upper case to past the prefix in lower case, which holds every
+                // case variant.
+                let (low, high) = if postgres {
+                    (f.value.clone(), prefix_upper_bound(&f.value))
+                } else {
+                    (
+                        f.value.to_ascii_uppercase(),
+                        prefix_upper_bound(&f.value.to_ascii_lowercase()),
+                    )
+                };
+                let mut range = vec![format!("{eq_col} >= {}", sql.param(Kind::Text, low))];
+                if let Some(high) = high {
+                    range.push(format!("{eq_col} < {}", sql.param(Kind::Text, high)));
+                }
                 let p = sql.param(Kind::Text, format!("{}%", like_escape(&f.value)));
-                format!("{col} LIKE {p} ESCAPE '\\'")
+                format!("{} AND {col} LIKE {p} ESCAPE '\\'", range.join(" AND "))
             }
             Op::In => {
                 let values: Vec<&str> = f.value.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
@@ -268,17 +337,17 @@ pub(crate) fn conditions(sql: &mut Sql, columns: &[DatastoreColumn], filters: &[
                     let v = normalise(c, &param, v)?;
                     ps.push(sql.param(kind, v));
                 }
-                format!("{col} IN ({})", ps.join(", "))
+                format!("{eq_col} IN ({})", ps.join(", "))
             }
             op => {
                 let v = normalise(c, &param, &f.value)?;
                 let p = sql.param(kind, v);
-                let sym = match op {
-                    Op::Gt => ">",
-                    Op::Gte => ">=",
-                    Op::Lt => "<",
-                    Op::Lte => "<=",
-                    _ => "=",
+                let (sym, col) = match op {
+                    Op::Gt => (">", &col),
+                    Op::Gte => (">=", &col),
+                    Op::Lt => ("<", &col),
+                    Op::Lte => ("<=", &col),
+                    _ => ("=", &eq_col),
                 };
                 format!("{col} {sym} {p}")
             }

@@ -9,6 +9,7 @@ use rusqlite::types::Null;
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::convert::{self, Kind};
+use super::index::{self, Longest};
 use super::{column_name, quote, Batch, Msg, CATALOG_SQL};
 
 pub(crate) fn write(path: &str, table: &str, rx: Receiver<Msg>) -> Result<(), String> {
@@ -37,11 +38,15 @@ fn run(path: &str, table: &str, rx: Receiver<Msg>) -> Result<(), Box<dyn std::er
         placeholders.join(", ")
     );
     let mut finished = false;
+    let mut longest = Longest::new(columns.len());
     {
         let mut stmt = tx.prepare(&insert)?;
         for msg in rx.iter() {
             match msg {
-                Msg::Rows(batch) => insert_batch(&mut stmt, &batch, &kinds)?,
+                Msg::Rows(batch) => {
+                    longest.observe(&batch);
+                    insert_batch(&mut stmt, &batch, &kinds)?
+                }
                 Msg::Finish => {
                     finished = true;
                     break;
@@ -54,7 +59,10 @@ fn run(path: &str, table: &str, rx: Receiver<Msg>) -> Result<(), Box<dyn std::er
         // The ingest stopped: dropping the transaction rolls the load back.
         return Ok(());
     }
-    index_keys(&tx, table, &columns)?;
+    // Indexes after the rows: one build per column is faster than updating them per row.
+    for sql in index::create_sql(table, &columns, &longest, false) {
+        tx.execute_batch(&sql)?;
+    }
     tx.commit()?;
     Ok(())
 }
@@ -107,24 +115,6 @@ fn insert_batch(stmt: &mut rusqlite::Statement, batch: &Batch, kinds: &[Kind]) -
             }
         }
         stmt.raw_execute()?;
-    }
-    Ok(())
-}
-
-fn index_keys(tx: &rusqlite::Transaction, table: &str, columns: &[FieldSpec]) -> rusqlite::Result<()> {
-    let keys: Vec<String> = columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.key)
-        .map(|(i, _)| quote(&column_name(i)))
-        .collect();
-    if !keys.is_empty() {
-        tx.execute_batch(&format!(
-            "CREATE INDEX {} ON {} ({})",
-            quote(&format!("{table}_key")),
-            quote(table),
-            keys.join(", ")
-        ))?;
     }
     Ok(())
 }
