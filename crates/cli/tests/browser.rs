@@ -38,10 +38,20 @@ struct RoleCase {
     role_key: &'static str,
 }
 
-const SYSADMIN_NAV: &[&str] = &["home", "catalogue", "account", "inbox", "orgs", "users", "audit"];
+const SYSADMIN_NAV: &[&str] = &[
+    "home",
+    "catalogue",
+    "showcases",
+    "account",
+    "inbox",
+    "orgs",
+    "users",
+    "audit",
+];
 const ADMIN_MANAGER_NAV: &[&str] = &[
     "home",
     "catalogue",
+    "showcases",
     "account",
     "inbox",
     "review",
@@ -49,12 +59,41 @@ const ADMIN_MANAGER_NAV: &[&str] = &[
     "orgs",
     "users",
     "audit",
+    "showcase_queue",
+    "security_reports",
 ];
-const REVIEWER_NAV: &[&str] = &["home", "catalogue", "account", "inbox", "review", "applications"];
-const PROVIDER_NAV: &[&str] = &["home", "catalogue", "account", "inbox", "workspace", "applications"];
-const EDITOR_NAV: &[&str] = &["home", "catalogue", "account", "inbox", "workspace"];
-const USER_NAV: &[&str] = &["home", "catalogue", "account", "inbox", "my"];
-const GUEST_NAV: &[&str] = &["home", "catalogue", "login", "register"];
+const REVIEWER_NAV: &[&str] = &[
+    "home",
+    "catalogue",
+    "showcases",
+    "account",
+    "inbox",
+    "review",
+    "applications",
+    "showcase_queue",
+    "security_reports",
+];
+const PROVIDER_NAV: &[&str] = &[
+    "home",
+    "catalogue",
+    "showcases",
+    "account",
+    "inbox",
+    "workspace",
+    "applications",
+    "security_reports",
+];
+const EDITOR_NAV: &[&str] = &[
+    "home",
+    "catalogue",
+    "showcases",
+    "account",
+    "inbox",
+    "workspace",
+    "security_reports",
+];
+const USER_NAV: &[&str] = &["home", "catalogue", "showcases", "account", "inbox", "my"];
+const GUEST_NAV: &[&str] = &["home", "catalogue", "showcases", "login", "register"];
 
 const ROLES: &[RoleCase] = &[
     RoleCase {

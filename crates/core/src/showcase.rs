@@ -238,7 +238,7 @@ impl NewShowcase {
         if link.is_empty() {
             c.push(FieldError::new("link", "required"));
         } else {
-            c.check(valid_link(link), "link", "http_url");
+            c.check(valid_link(link), "link", "url");
         }
         let resources = self.check_resources(&mut c, found);
         check_idempotency_key(&mut c, &self.idempotency_key);
@@ -481,7 +481,7 @@ mod tests {
                 "title:length",
                 "kind:showcase_kind",
                 "description:length",
-                "link:http_url",
+                "link:url",
                 "resource_ids:required",
                 "idempotency_key:idempotency_key"
             ]

@@ -328,7 +328,7 @@ async fn applications_go_from_the_dataset_page_through_review_to_a_grant() {
     let mut consumer = logged_in(&app, "wang.yong").await;
     assert_eq!(
         consumer.get("/").await.nav(),
-        ["home", "catalogue", "account", "inbox", "my"]
+        ["home", "catalogue", "showcases", "account", "inbox", "my"]
     );
     let path = format!("/dataset/{}", w.open_name);
     let page = consumer.get(&path).await;
@@ -465,7 +465,17 @@ async fn applications_go_from_the_dataset_page_through_review_to_a_grant() {
     assert_page("/applications", &queue);
     assert_eq!(
         queue.nav(),
-        ["home", "catalogue", "account", "inbox", "review", "applications"]
+        [
+            "home",
+            "catalogue",
+            "showcases",
+            "account",
+            "inbox",
+            "review",
+            "applications",
+            "showcase_queue",
+            "security_reports"
+        ]
     );
     assert!(queue.body.contains(&format!("id=\"queue-{id}\"")) && queue.body.contains("四川省高速公路收费站流量"));
     let staff_path = format!("/applications/{id}");
@@ -534,7 +544,16 @@ async fn applications_go_from_the_dataset_page_through_review_to_a_grant() {
     let mut provider = logged_in(&app, "zhao.shen").await;
     assert_eq!(
         provider.get("/").await.nav(),
-        ["home", "catalogue", "account", "inbox", "workspace", "applications"]
+        [
+            "home",
+            "catalogue",
+            "showcases",
+            "account",
+            "inbox",
+            "workspace",
+            "applications",
+            "security_reports"
+        ]
     );
     let queue = provider.get("/applications").await;
     assert!(queue.body.contains(&format!("id=\"queue-{id}\"")), "{}", queue.body);

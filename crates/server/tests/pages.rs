@@ -102,14 +102,17 @@ async fn language_defaults_to_chinese_and_follows_query_cookie_and_accept_langua
 #[tokio::test]
 async fn navigation_shows_each_role_exactly_its_pages() {
     let mut app = TestApp::sqlite().await;
-    assert_eq!(app.get("/").await.nav(), ["home", "catalogue", "login", "register"]);
+    assert_eq!(
+        app.get("/").await.nav(),
+        ["home", "catalogue", "showcases", "login", "register"]
+    );
 
     register(&mut app, "li.na", "李娜").await;
     let mut consumer = browser(&app);
     assert_eq!(consumer.login("li.na", PASSWORD).await.status, StatusCode::SEE_OTHER);
     assert_eq!(
         consumer.get("/").await.nav(),
-        ["home", "catalogue", "account", "inbox", "my"]
+        ["home", "catalogue", "showcases", "account", "inbox", "my"]
     );
 
     app.sysadmin("root").await;
@@ -117,7 +120,16 @@ async fn navigation_shows_each_role_exactly_its_pages() {
     assert_eq!(root.login("root", PASSWORD).await.status, StatusCode::SEE_OTHER);
     assert_eq!(
         root.get("/").await.nav(),
-        ["home", "catalogue", "account", "inbox", "orgs", "users", "audit"]
+        [
+            "home",
+            "catalogue",
+            "showcases",
+            "account",
+            "inbox",
+            "orgs",
+            "users",
+            "audit"
+        ]
     );
     let page = root.get("/admin/users").await;
     assert!(

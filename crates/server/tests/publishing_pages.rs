@@ -212,7 +212,18 @@ async fn a_resource_goes_from_plan_through_review_to_the_catalogue() {
     // The workspace: the department, its (empty) plans and resources, the links to start.
     let r = editor.get("/provider").await;
     assert_page("/provider", &r);
-    assert_eq!(r.nav(), ["home", "catalogue", "account", "inbox", "workspace"]);
+    assert_eq!(
+        r.nav(),
+        [
+            "home",
+            "catalogue",
+            "showcases",
+            "account",
+            "inbox",
+            "workspace",
+            "security_reports"
+        ]
+    );
     assert!(r.body.contains("四川省交通运输厅"));
     assert!(text(&r).contains(&format!("href=\"/provider/plans/new?org={org}\"")));
 
@@ -418,7 +429,17 @@ async fn a_resource_goes_from_plan_through_review_to_the_catalogue() {
     assert_page("/review", &r);
     assert_eq!(
         r.nav(),
-        ["home", "catalogue", "account", "inbox", "review", "applications"]
+        [
+            "home",
+            "catalogue",
+            "showcases",
+            "account",
+            "inbox",
+            "review",
+            "applications",
+            "showcase_queue",
+            "security_reports"
+        ]
     );
     assert!(r.body.contains("四川省乡镇街道") && r.body.contains(&due), "{}", r.body);
     assert!(r.body.contains("四川省交通运输厅") && r.body.contains("未逾期"));
@@ -501,7 +522,7 @@ async fn a_resource_goes_from_plan_through_review_to_the_catalogue() {
     let mut visitor = browser(&app);
     let r = visitor.get("/catalogue").await;
     assert_page("/catalogue", &r);
-    assert_eq!(r.nav(), ["home", "catalogue", "login", "register"]);
+    assert_eq!(r.nav(), ["home", "catalogue", "showcases", "login", "register"]);
     let name = code.to_ascii_lowercase();
     assert!(
         text(&r).contains(&format!("href=\"/dataset/{name}\">四川省乡镇街道</a>")),
@@ -824,7 +845,7 @@ async fn each_role_sees_only_its_pages() {
     }
     assert_eq!(
         consumer.get("/").await.nav(),
-        ["home", "catalogue", "account", "inbox", "my"]
+        ["home", "catalogue", "showcases", "account", "inbox", "my"]
     );
 
     // An editor of another department does not see the draft, nor review.

@@ -31,7 +31,10 @@ async fn story(mut app: TestApp) {
     let account = app.get("/account").await;
     assert_eq!(account.status, StatusCode::OK);
     assert!(account.body.contains("data-user=\"li.na\""));
-    assert_eq!(account.nav(), ["home", "catalogue", "account", "inbox", "my"]);
+    assert_eq!(
+        account.nav(),
+        ["home", "catalogue", "showcases", "account", "inbox", "my"]
+    );
 
     // An API token is made in the UI, shown once, and works for the API.
     let r = app.post_form("/account/tokens", &[("name", "nightly sync")]).await;
@@ -71,7 +74,16 @@ async fn story(mut app: TestApp) {
     assert_eq!(app.login("root", PASSWORD).await.status, StatusCode::SEE_OTHER);
     assert_eq!(
         app.get("/admin/users").await.nav(),
-        ["home", "catalogue", "account", "inbox", "orgs", "users", "audit"]
+        [
+            "home",
+            "catalogue",
+            "showcases",
+            "account",
+            "inbox",
+            "orgs",
+            "users",
+            "audit"
+        ]
     );
     let r = app
         .post_form(
@@ -119,7 +131,15 @@ async fn story(mut app: TestApp) {
     );
     assert_eq!(
         staff_browser.get("/account").await.nav(),
-        ["home", "catalogue", "account", "inbox", "workspace"]
+        [
+            "home",
+            "catalogue",
+            "showcases",
+            "account",
+            "inbox",
+            "workspace",
+            "security_reports"
+        ]
     );
     assert_eq!(staff_browser.get("/admin/users").await.status, StatusCode::FORBIDDEN);
 
@@ -154,6 +174,7 @@ async fn story(mut app: TestApp) {
         [
             "home",
             "catalogue",
+            "showcases",
             "account",
             "inbox",
             "workspace",
@@ -161,7 +182,9 @@ async fn story(mut app: TestApp) {
             "applications",
             "orgs",
             "users",
-            "audit"
+            "audit",
+            "showcase_queue",
+            "security_reports"
         ]
     );
     assert_eq!(staff_browser.get("/admin/users").await.status, StatusCode::OK);
