@@ -846,3 +846,188 @@ async fn notices(app: &mut TestApp, token: &str) -> Vec<Value> {
         .cloned()
         .unwrap_or_default()
 }
+
+async fn logged_in(app: &TestApp, login: &str) -> TestApp {
+    let mut b = app.browser();
+    let r = b.login(login, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{login}: {}", r.body);
+    b
+}
+
+#[track_caller]
+fn assert_page(path: &str, r: &Resp) {
+    assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+    assert!(r.body.trim_end().ends_with("</html>"), "{path}: cut short");
+    for bad in [
+        "服务器内部错误",
+        "error-summary",
+        "showcase.",
+        "security_report.",
+        "notice_kind.",
+    ] {
+        assert!(!r.body.contains(bad), "{path}: contains {bad:?}: {}", r.body);
+    }
+}
+
+/// A multipart form as a browser sends it: text fields and one file, the CSRF token in the query.
+async fn post_multipart(b: &mut TestApp, path: &str, fields: &[(&str, &str)], file: (&str, &[u8])) -> Resp {
+    let csrf = b.csrf().await;
+    let boundary = "----pubdataBoundary7MA4YWxk";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes());
+    }
+    body.extend(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"shot.png\"\r\n\
+             Content-Type: image/png\r\n\r\n",
+            file.0
+        )
+        .as_bytes(),
+    );
+    body.extend(file.1);
+    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let req = axum::http::Request::post(format!("{path}?_csrf={csrf}"))
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    b.send(req).await
+}
+
+async fn pages_story(app: TestApp) {
+    let w = world(&app).await;
+    let (res, _) = publish(&app, &w, "成都市街道信息").await;
+    let mut consumer = logged_in(&app, "li.si").await;
+    let mut admin = logged_in(&app, "a.reviewer").await;
+    let mut provider = logged_in(&app, "t.reviewer").await;
+
+    // The forms render; a text file named .png is refused on the form with its message.
+    for path in ["/showcases", "/showcases/new", "/security-reports/new", "/my"] {
+        assert_page(path, &consumer.get(path).await);
+    }
+    assert_eq!(consumer.get("/showcases/queue").await.status, StatusCode::FORBIDDEN);
+    let idem = "page-key-1";
+    let fields = [
+        ("title", "街道地图"),
+        ("kind", "website"),
+        ("description", "用街道数据做的便民服务地图网站。"),
+        ("link", "https://example.org/map"),
+        ("resource_ids", &*res.to_string()),
+        ("idempotency_key", idem),
+    ];
+    let r = post_multipart(&mut consumer, "/showcases", &fields, ("screenshot", b"not an image")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("e-screenshot") && r.body.contains("PNG"), "{}", r.body);
+    let r = post_multipart(&mut consumer, "/showcases", &fields, ("screenshot", &png())).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let location = r.location().to_string();
+    let id: i64 = location
+        .trim_start_matches("/showcases/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The double click lands on the same showcase.
+    let r = post_multipart(&mut consumer, "/showcases", &fields, ("screenshot", &png())).await;
+    assert!(
+        r.location().starts_with(&format!("/showcases/{id}")),
+        "{}",
+        r.location()
+    );
+    assert_page("own showcase", &consumer.get(&format!("/showcases/{id}")).await);
+    assert!(consumer.get("/my").await.body.contains("my-showcases"));
+
+    // The admin's queue and review forms; rejecting without a reason re-shows the form.
+    let q = admin.get("/showcases/queue").await;
+    assert_page("/showcases/queue", &q);
+    assert!(q.body.contains(&format!("queued-{id}")));
+    assert!(q.nav().contains(&"showcase_queue".to_string()));
+    let page = admin.get(&format!("/showcases/{id}")).await;
+    assert_page("review", &page);
+    assert!(page.body.contains("accept-form") && page.body.contains("reject-form"));
+    let decision = format!("/showcases/{id}/decision");
+    let r = admin
+        .post_form(&decision, &[("decision", "reject"), ("reason", "")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = admin.post_form(&decision, &[("decision", "accept")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let g = app.browser().get("/showcases?kind=website").await;
+    assert_page("gallery", &g);
+    assert!(g.body.contains(&format!("showcase-{id}")) && g.body.replace("&#x2f;", "/").contains("/screenshot"));
+    let g = app.browser().get("/showcases?kind=news").await;
+    assert!(!g.body.contains(&format!("showcase-{id}")));
+
+    // A security report through the form, then handled from its page.
+    let r = consumer
+        .post_form(
+            "/security-reports",
+            &[
+                ("kind", "personal_data"),
+                ("resource_id", &res.to_string()),
+                ("description", "短"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = consumer
+        .post_form(
+            "/security-reports",
+            &[
+                ("kind", "personal_data"),
+                ("resource_id", &res.to_string()),
+                ("description", "下载文件中出现未脱敏的手机号码。"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let report = r.location().split('?').next().unwrap().to_string();
+    assert_page("reporter view", &consumer.get(&report).await);
+    assert_eq!(
+        provider.get(&report).await.status,
+        StatusCode::NOT_FOUND,
+        "not routed yet"
+    );
+    assert_page("/security-reports", &admin.get("/security-reports").await);
+    let page = admin.get(&report).await;
+    assert_page("admin view", &page);
+    assert!(page.body.contains("triage-form") && page.body.contains("withdraw-form"));
+    let act = format!("{report}/action");
+    let r = admin
+        .post_form(&act, &[("action", "triage"), ("severity", "critical")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let provider_id = w.provider.to_string();
+    let r = admin
+        .post_form(&act, &[("action", "route"), ("provider_org_id", &provider_id)])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = provider.get(&report).await;
+    assert_page("routed provider", &page);
+    assert!(page.body.contains("resolve-form"));
+    let r = provider
+        .post_form(&act, &[("action", "resolve"), ("text", "已核实并重新脱敏。")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let mine = consumer.get("/my").await;
+    assert!(
+        mine.body.contains("my-security-reports") && mine.body.contains("已处置"),
+        "{}",
+        mine.body
+    );
+}
+
+#[tokio::test]
+async fn pages_on_sqlite() {
+    pages_story(TestApp::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn pages_on_postgres() {
+    let Some(app) = TestApp::postgres().await else { return };
+    pages_story(app).await;
+}
