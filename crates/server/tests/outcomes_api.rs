@@ -1031,3 +1031,57 @@ async fn pages_on_postgres() {
     let Some(app) = TestApp::postgres().await else { return };
     pages_story(app).await;
 }
+
+/// The housekeeping job reminds the administrators of a showcase and a security report due
+/// for review or triage, once per stage.
+async fn reminders_story(mut app: TestApp) {
+    let w = world(&app).await;
+    let (res, _) = publish(&app, &w, "成都市街道信息").await;
+    let li = caller(&app, "li.si").await;
+    let calendar = WorkCalendar::official();
+    let rules = pubdata_core::showcase::Rules {
+        review_days: 0,
+        ..Default::default()
+    };
+    let input: pubdata_core::showcase::NewShowcase = serde_json::from_value(json!({
+        "title": "街道地图", "kind": "app", "description": "用街道数据做的便民服务地图小程序。",
+        "link": "https://example.org/streets", "resource_ids": [res.to_string()]}))
+    .unwrap();
+    pubdata_service::showcases::submit(&app.store, &app.files, &li, &input, None, &rules, &calendar)
+        .await
+        .unwrap();
+    let rules = pubdata_core::security_report::Rules {
+        triage_days: 0,
+        ..Default::default()
+    };
+    let report: pubdata_core::security_report::NewReport =
+        serde_json::from_value(json!({"kind": "leak", "description": "在公开网盘发现本平台数据的完整副本。"})).unwrap();
+    pubdata_service::security_reports::submit(&app.store, &li, &report, &rules, &calendar)
+        .await
+        .unwrap();
+    let sent = pubdata_service::interaction::housekeeping(&app.store).await.unwrap();
+    assert!(sent >= 2, "{sent}");
+    let kinds: Vec<String> = notices(&mut app, &w.admin)
+        .await
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(kinds.iter().any(|k| k == "showcase_due_soon"), "{kinds:?}");
+    assert!(kinds.iter().any(|k| k == "security_report_due_soon"), "{kinds:?}");
+    assert_eq!(
+        pubdata_service::interaction::housekeeping(&app.store).await.unwrap(),
+        0,
+        "once per stage"
+    );
+}
+
+#[tokio::test]
+async fn reminders_on_sqlite() {
+    reminders_story(TestApp::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn reminders_on_postgres() {
+    let Some(app) = TestApp::postgres().await else { return };
+    reminders_story(app).await;
+}
