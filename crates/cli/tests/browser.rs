@@ -42,6 +42,7 @@ const SYSADMIN_NAV: &[&str] = &[
     "home",
     "catalogue",
     "demands",
+    "showcases",
     "account",
     "inbox",
     "orgs",
@@ -52,6 +53,7 @@ const ADMIN_MANAGER_NAV: &[&str] = &[
     "home",
     "catalogue",
     "demands",
+    "showcases",
     "account",
     "inbox",
     "review",
@@ -60,38 +62,47 @@ const ADMIN_MANAGER_NAV: &[&str] = &[
     "orgs",
     "users",
     "audit",
+    "showcase_queue",
+    "security_reports",
 ];
 const REVIEWER_NAV: &[&str] = &[
     "home",
     "catalogue",
     "demands",
+    "showcases",
     "account",
     "inbox",
     "review",
     "requests_queue",
     "applications",
+    "showcase_queue",
+    "security_reports",
 ];
 const PROVIDER_NAV: &[&str] = &[
     "home",
     "catalogue",
     "demands",
+    "showcases",
     "account",
     "inbox",
     "workspace",
     "requests_queue",
     "applications",
+    "security_reports",
 ];
 const EDITOR_NAV: &[&str] = &[
     "home",
     "catalogue",
     "demands",
+    "showcases",
     "account",
     "inbox",
     "workspace",
     "requests_queue",
+    "security_reports",
 ];
-const USER_NAV: &[&str] = &["home", "catalogue", "demands", "account", "inbox", "my"];
-const GUEST_NAV: &[&str] = &["home", "catalogue", "demands", "login", "register"];
+const USER_NAV: &[&str] = &["home", "catalogue", "demands", "showcases", "account", "inbox", "my"];
+const GUEST_NAV: &[&str] = &["home", "catalogue", "demands", "showcases", "login", "register"];
 
 const ROLES: &[RoleCase] = &[
     RoleCase {

@@ -14,6 +14,8 @@ pub mod org;
 pub mod plan;
 pub mod policy;
 pub mod resource;
+pub mod security_report;
+pub mod showcase;
 pub mod user;
 
 pub use error::{DomainError, FieldError};

@@ -62,6 +62,11 @@ pub struct Config {
     pub demand: pubdata_core::demand::Rules,
     /// Rules of corrections (`[correction]`): `handling_days`, `duplicate_window_secs`.
     pub correction: pubdata_core::correction::Rules,
+    /// Rules of showcases (`[showcase]`): `review_days`, `duplicate_window_secs`.
+    pub showcase: pubdata_core::showcase::Rules,
+    /// Rules of security reports (`[security_report]`): `triage_days`, `handling_days`,
+    /// `duplicate_window_secs`.
+    pub security_report: pubdata_core::security_report::Rules,
     /// Requests per minute one AppKey may make to the data API (`PUBDATA_APP_KEY_RATE`).
     pub app_key_rate_per_minute: u32,
     /// Searches whose results are kept for reuse until the index changes
@@ -109,6 +114,8 @@ impl Default for Config {
             application: Default::default(),
             demand: Default::default(),
             correction: Default::default(),
+            showcase: Default::default(),
+            security_report: Default::default(),
             app_key_rate_per_minute: 600,
             search_cache_entries: 2_000,
         }

@@ -45,6 +45,9 @@ pub struct AppState {
     /// Deadlines and duplicate detection of data demands and corrections.
     pub demands: pubdata_core::demand::Rules,
     pub corrections: pubdata_core::correction::Rules,
+    /// Deadlines and duplicate detection of showcases and security reports.
+    pub showcases: pubdata_core::showcase::Rules,
+    pub security_reports: pubdata_core::security_report::Rules,
     /// Keys each conditional grant's download row order (the traceable watermark).
     pub watermark: Arc<pubdata_ingest::watermark::WatermarkSecret>,
     /// Search results, provider and region names that searches reuse.
@@ -68,6 +71,8 @@ impl AppState {
             access: Arc::new(config.access()),
             demands: config.demand,
             corrections: config.correction,
+            showcases: config.showcase,
+            security_reports: config.security_report,
             watermark: Arc::new(watermark_secret(&config.data_dir)?),
             search_cache: Arc::new(api::search::SearchCache::new(config.search_cache_entries)),
             app_key_limit: Arc::new(ratelimit::RateLimit::new(config.app_key_rate_per_minute)),

@@ -328,7 +328,7 @@ async fn applications_go_from_the_dataset_page_through_review_to_a_grant() {
     let mut consumer = logged_in(&app, "wang.yong").await;
     assert_eq!(
         consumer.get("/").await.nav(),
-        ["home", "catalogue", "demands", "account", "inbox", "my"]
+        ["home", "catalogue", "demands", "showcases", "account", "inbox", "my"]
     );
     let path = format!("/dataset/{}", w.open_name);
     let page = consumer.get(&path).await;
@@ -469,11 +469,14 @@ async fn applications_go_from_the_dataset_page_through_review_to_a_grant() {
             "home",
             "catalogue",
             "demands",
+            "showcases",
             "account",
             "inbox",
             "review",
             "requests_queue",
-            "applications"
+            "applications",
+            "showcase_queue",
+            "security_reports"
         ]
     );
     assert!(queue.body.contains(&format!("id=\"queue-{id}\"")) && queue.body.contains("四川省高速公路收费站流量"));
@@ -547,11 +550,13 @@ async fn applications_go_from_the_dataset_page_through_review_to_a_grant() {
             "home",
             "catalogue",
             "demands",
+            "showcases",
             "account",
             "inbox",
             "workspace",
             "requests_queue",
-            "applications"
+            "applications",
+            "security_reports"
         ]
     );
     let queue = provider.get("/applications").await;

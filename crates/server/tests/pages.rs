@@ -104,7 +104,7 @@ async fn navigation_shows_each_role_exactly_its_pages() {
     let mut app = TestApp::sqlite().await;
     assert_eq!(
         app.get("/").await.nav(),
-        ["home", "catalogue", "demands", "login", "register"]
+        ["home", "catalogue", "demands", "showcases", "login", "register"]
     );
 
     register(&mut app, "li.na", "李娜").await;
@@ -112,7 +112,7 @@ async fn navigation_shows_each_role_exactly_its_pages() {
     assert_eq!(consumer.login("li.na", PASSWORD).await.status, StatusCode::SEE_OTHER);
     assert_eq!(
         consumer.get("/").await.nav(),
-        ["home", "catalogue", "demands", "account", "inbox", "my"]
+        ["home", "catalogue", "demands", "showcases", "account", "inbox", "my"]
     );
 
     app.sysadmin("root").await;
@@ -124,6 +124,7 @@ async fn navigation_shows_each_role_exactly_its_pages() {
             "home",
             "catalogue",
             "demands",
+            "showcases",
             "account",
             "inbox",
             "orgs",

@@ -218,10 +218,12 @@ async fn a_resource_goes_from_plan_through_review_to_the_catalogue() {
             "home",
             "catalogue",
             "demands",
+            "showcases",
             "account",
             "inbox",
             "workspace",
-            "requests_queue"
+            "requests_queue",
+            "security_reports"
         ]
     );
     assert!(r.body.contains("四川省交通运输厅"));
@@ -433,11 +435,14 @@ async fn a_resource_goes_from_plan_through_review_to_the_catalogue() {
             "home",
             "catalogue",
             "demands",
+            "showcases",
             "account",
             "inbox",
             "review",
             "requests_queue",
-            "applications"
+            "applications",
+            "showcase_queue",
+            "security_reports"
         ]
     );
     assert!(r.body.contains("四川省乡镇街道") && r.body.contains(&due), "{}", r.body);
@@ -521,7 +526,10 @@ async fn a_resource_goes_from_plan_through_review_to_the_catalogue() {
     let mut visitor = browser(&app);
     let r = visitor.get("/catalogue").await;
     assert_page("/catalogue", &r);
-    assert_eq!(r.nav(), ["home", "catalogue", "demands", "login", "register"]);
+    assert_eq!(
+        r.nav(),
+        ["home", "catalogue", "demands", "showcases", "login", "register"]
+    );
     let name = code.to_ascii_lowercase();
     assert!(
         text(&r).contains(&format!("href=\"/dataset/{name}\">四川省乡镇街道</a>")),
@@ -844,7 +852,7 @@ async fn each_role_sees_only_its_pages() {
     }
     assert_eq!(
         consumer.get("/").await.nav(),
-        ["home", "catalogue", "demands", "account", "inbox", "my"]
+        ["home", "catalogue", "demands", "showcases", "account", "inbox", "my"]
     );
 
     // An editor of another department does not see the draft, nor review.

@@ -33,7 +33,7 @@ async fn story(mut app: TestApp) {
     assert!(account.body.contains("data-user=\"li.na\""));
     assert_eq!(
         account.nav(),
-        ["home", "catalogue", "demands", "account", "inbox", "my"]
+        ["home", "catalogue", "demands", "showcases", "account", "inbox", "my"]
     );
 
     // An API token is made in the UI, shown once, and works for the API.
@@ -78,6 +78,7 @@ async fn story(mut app: TestApp) {
             "home",
             "catalogue",
             "demands",
+            "showcases",
             "account",
             "inbox",
             "orgs",
@@ -135,10 +136,12 @@ async fn story(mut app: TestApp) {
             "home",
             "catalogue",
             "demands",
+            "showcases",
             "account",
             "inbox",
             "workspace",
-            "requests_queue"
+            "requests_queue",
+            "security_reports"
         ]
     );
     assert_eq!(staff_browser.get("/admin/users").await.status, StatusCode::FORBIDDEN);
@@ -175,6 +178,7 @@ async fn story(mut app: TestApp) {
             "home",
             "catalogue",
             "demands",
+            "showcases",
             "account",
             "inbox",
             "workspace",
@@ -183,7 +187,9 @@ async fn story(mut app: TestApp) {
             "applications",
             "orgs",
             "users",
-            "audit"
+            "audit",
+            "showcase_queue",
+            "security_reports"
         ]
     );
     assert_eq!(staff_browser.get("/admin/users").await.status, StatusCode::OK);

@@ -768,6 +768,19 @@ pub async fn grant_for(store: &Store, caller: &Caller, resource_id: i64, method:
 /// holder reads; access stops at once (AppKeys included).
 pub async fn revoke_grant(store: &Store, caller: &Caller, grant_id: i64, reason: &str) -> Result<()> {
     let mut tx = store.begin().await?;
+    revoke_grant_in(store, &mut tx, caller, grant_id, reason).await?;
+    tx.commit().await
+}
+
+/// [`revoke_grant`] inside the caller's transaction, for operations that record the revocation
+/// together with something else (a security report's action). Commits nothing.
+pub(crate) async fn revoke_grant_in(
+    store: &Store,
+    tx: &mut Tx,
+    caller: &Caller,
+    grant_id: i64,
+    reason: &str,
+) -> Result<()> {
     let row = tx
         .grant_for_update(grant_id)
         .await?
@@ -789,7 +802,7 @@ pub async fn revoke_grant(store: &Store, caller: &Caller, grant_id: i64, reason:
     tx.revoke_app_keys(grant_id).await?;
     grant_notices(
         store,
-        &mut tx,
+        tx,
         &row,
         resource.provider_org_id,
         &t.effects,
@@ -799,7 +812,7 @@ pub async fn revoke_grant(store: &Store, caller: &Caller, grant_id: i64, reason:
     let mut e = caller.audit("grant.revoke", "grant", grant_id);
     e.after = Some(json!({"state": t.to.as_str(), "reason": reason.trim()}));
     tx.audit(e).await?;
-    tx.commit().await
+    Ok(())
 }
 
 async fn grant_notices(

@@ -190,7 +190,11 @@ pub(crate) async fn remind(store: &Store, w: Waiting<'_>, today: Date) -> Result
         ("demand", "overdue") => "demand_overdue",
         ("demand", _) => "demand_due_soon",
         ("correction", "overdue") => "correction_overdue",
-        _ => "correction_due_soon",
+        ("correction", _) => "correction_due_soon",
+        ("showcase", "overdue") => "showcase_overdue",
+        ("showcase", _) => "showcase_due_soon",
+        ("security_report", "overdue") => "security_report_overdue",
+        _ => "security_report_due_soon",
     };
     let due = w.due.to_string();
     let notice = Notice::new(kind)
@@ -218,8 +222,11 @@ pub(crate) async fn remind(store: &Store, w: Waiting<'_>, today: Date) -> Result
     Ok(true)
 }
 
-/// The periodic work of demands and corrections: reminders and escalation. Returns how many
-/// notices went out.
+/// The periodic work of demands, corrections, showcases and security reports: reminders and
+/// escalation. Returns how many notices went out.
 pub async fn housekeeping(store: &Store) -> Result<usize> {
-    Ok(crate::demands::remind(store).await? + crate::corrections::remind(store).await?)
+    Ok(crate::demands::remind(store).await?
+        + crate::corrections::remind(store).await?
+        + crate::showcases::remind(store).await?
+        + crate::security_reports::remind(store).await?)
 }

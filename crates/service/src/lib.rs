@@ -21,7 +21,10 @@ pub mod plans;
 pub mod published;
 pub mod regions;
 pub mod resources;
+pub mod screenshot;
 mod secret;
+pub mod security_reports;
+pub mod showcases;
 pub mod statistics;
 
 pub use pubdata_store::{Result, Store, StoreError};

@@ -446,7 +446,15 @@ async fn provider_contacts(store: &Store, r: &Resource) -> Result<Vec<i64>> {
 /// 下架 — takes a published resource offline with a reason.
 pub async fn withdraw(store: &Store, caller: &Caller, id: i64, reason: &str) -> Result<()> {
     let mut tx = store.begin().await?;
-    let r = for_update(&mut tx, id).await?;
+    withdraw_in(store, &mut tx, caller, id, reason).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`withdraw`] inside the caller's transaction, for operations that record the withdrawal
+/// together with something else (a security report's action). Commits nothing.
+pub(crate) async fn withdraw_in(store: &Store, tx: &mut Tx, caller: &Caller, id: i64, reason: &str) -> Result<()> {
+    let r = for_update(tx, id).await?;
     if !may_see(&caller.actor, &r) {
         return Err(DomainError::NotFound { what: "resource" }.into());
     }
@@ -459,11 +467,11 @@ pub async fn withdraw(store: &Store, caller: &Caller, id: i64, reason: &str) -> 
     };
     let t = resource::apply(r.status, &action, ctx)?;
     tx.set_revision_meta(id, None).await?;
-    store_transition(&mut tx, &r, t.to, None, None, Some(reason.trim().to_string())).await?;
+    store_transition(tx, &r, t.to, None, None, Some(reason.trim().to_string())).await?;
     if t.effects.contains(&Effect::Unpublish) {
         tx.catalogue_change(id, "withdrawn").await?;
     }
-    follow_plan_items(&mut tx, id, t.to).await?;
+    follow_plan_items(tx, id, t.to).await?;
     let mut e = caller.audit("resource.withdraw", "resource", id);
     e.after = Some(json!({"state": t.to.key(), "reason": reason.trim()}));
     tx.audit(e).await?;
@@ -479,9 +487,8 @@ pub async fn withdraw(store: &Store, caller: &Caller, id: i64, reason: &str) -> 
         recipients.extend(store.users_with_role(Role::AdminReviewer, None).await?);
     }
     for user in recipients {
-        notices::send(&mut tx, user, &notice).await?;
+        notices::send(tx, user, &notice).await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 

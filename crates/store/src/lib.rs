@@ -20,7 +20,9 @@ mod org;
 mod plan;
 mod region;
 mod resource;
+mod security_report;
 mod session;
+mod showcase;
 mod user;
 
 pub use access::{
@@ -40,7 +42,9 @@ pub use region::RegionRow;
 pub use resource::{
     CatalogueChange, DistributionRow, NewDistribution, ResourceFilter, ResourceRow, ResourceStateChange, ReviewRow,
 };
+pub use security_report::{NewSecurityReportRow, SecurityReportChange, SecurityReportFilter, SecurityReportRow};
 pub use session::{ApiTokenRow, SessionRow};
+pub use showcase::{NewShowcaseRow, ShowcaseFilter, ShowcaseResourceRow, ShowcaseRow};
 pub use user::{MembershipRow, UserRow};
 
 use std::str::FromStr;

@@ -48,6 +48,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_interaction.sql"),
         postgres: include_str!("../migrations/postgres/0006_interaction.sql"),
     },
+    Migration {
+        version: 7,
+        name: "outcomes",
+        sqlite: include_str!("../migrations/sqlite/0007_outcomes.sql"),
+        postgres: include_str!("../migrations/postgres/0007_outcomes.sql"),
+    },
 ];
 
 /// A fixed key for PostgreSQL's advisory lock, so concurrent nodes migrate one at a time.

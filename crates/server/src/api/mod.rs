@@ -10,6 +10,8 @@ mod notices;
 mod regions;
 mod resources;
 pub(crate) mod search;
+pub(crate) mod security_reports;
+pub(crate) mod showcases;
 mod statistics;
 mod tokens;
 
@@ -98,6 +100,19 @@ pub fn routes() -> Router<AppState> {
         .route("/corrections/{id}/decision", post(corrections::decide))
         .route("/correction-queue", get(corrections::queue))
         .route("/resources/{id}/correction-counts", get(corrections::counts))
+        .route("/showcases", get(showcases::list).post(showcases::submit))
+        .route("/showcases/mine", get(showcases::mine))
+        .route("/showcases/queue", get(showcases::queue))
+        .route("/showcases/{id}", get(showcases::get))
+        .route("/showcases/{id}/screenshot", get(showcases::screenshot))
+        .route("/showcases/{id}/decision", post(showcases::decide))
+        .route(
+            "/security-reports",
+            get(security_reports::queue).post(security_reports::submit),
+        )
+        .route("/security-reports/mine", get(security_reports::mine))
+        .route("/security-reports/{id}", get(security_reports::get))
+        .route("/security-reports/{id}/action", post(security_reports::act))
         .route("/regions", get(regions::list))
         .route("/regions/{code}", get(regions::path))
         .fallback(api_not_found)
@@ -195,7 +210,10 @@ impl Modify for Security {
         applications::revoke, applications::add_attachment, applications::get_attachment,
         demands::list, demands::submit, demands::mine, demands::get, demands::route, demands::decide, demands::withdraw,
         demands::queue, corrections::list, corrections::submit, corrections::mine, corrections::get,
-        corrections::decide, corrections::queue, corrections::counts, statistics::interaction
+        corrections::decide, corrections::queue, corrections::counts,
+        showcases::list, showcases::submit, showcases::mine, showcases::queue, showcases::get,
+        showcases::screenshot, showcases::decide, security_reports::queue, security_reports::submit,
+        security_reports::mine, security_reports::get, security_reports::act, statistics::interaction
     ),
     components(schemas(ErrorBody)),
     security(("token" = [])),

@@ -566,7 +566,12 @@ async fn my_values(app: &AppState, ctx: &Ctx) -> AppResult<Value> {
         Some(user) => app.store.downloads_of(user, 20).await?,
         None => Vec::new(),
     };
-    Ok(context! { applications, grants, downloads })
+    // 应用成果 and 安全问题报告 of the caller, listed with the rest of their own things.
+    let showcases = pubdata_service::showcases::mine(&app.store, &ctx.caller).await?;
+    let showcases: Vec<Value> = showcases.iter().map(super::showcase::card).collect();
+    let reports = pubdata_service::security_reports::mine(&app.store, &ctx.caller).await?;
+    let security_reports: Vec<_> = reports.into_iter().map(|r| r.row).collect();
+    Ok(context! { applications, grants, downloads, showcases, security_reports })
 }
 
 /// 我的数据 — the consumer's applications, grants and recent downloads.

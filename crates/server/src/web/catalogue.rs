@@ -405,11 +405,12 @@ pub async fn dataset(
 ) -> AppResult<Response> {
     let p = published::by_name(&app.store, &name).await?;
     let page = dataset_values(&app, &ctx, &p).await?;
+    let showcases = super::showcase::on_dataset(&app, p.resource.row.id).await?;
     Ok(render(
         &app,
         &ctx,
         "dataset.html",
-        context! { done => super::done_key(&q), ..page },
+        context! { done => super::done_key(&q), showcases => showcases, ..page },
     )?
     .into_response())
 }

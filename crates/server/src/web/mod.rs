@@ -10,6 +10,8 @@ mod inbox;
 mod interaction;
 mod provider;
 mod review;
+mod security_report;
+mod showcase;
 
 pub use inbox::notice_title;
 
@@ -90,6 +92,25 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     (
         "statistics_interaction.html",
         include_str!("../../templates/statistics_interaction.html"),
+    ),
+    ("showcases.html", include_str!("../../templates/showcases.html")),
+    ("showcase_new.html", include_str!("../../templates/showcase_new.html")),
+    ("showcase.html", include_str!("../../templates/showcase.html")),
+    (
+        "showcase_queue.html",
+        include_str!("../../templates/showcase_queue.html"),
+    ),
+    (
+        "security_report_new.html",
+        include_str!("../../templates/security_report_new.html"),
+    ),
+    (
+        "security_report.html",
+        include_str!("../../templates/security_report.html"),
+    ),
+    (
+        "security_reports.html",
+        include_str!("../../templates/security_reports.html"),
     ),
 ];
 
@@ -229,6 +250,19 @@ pub fn routes() -> Router<AppState> {
         .route("/corrections/{id}/decision", post(interaction::handle_correction))
         .route("/my/requests", get(interaction::mine))
         .route("/statistics/interaction", get(interaction::statistics))
+        .route("/showcases", get(showcase::gallery).post(showcase::submit))
+        .route("/showcases/new", get(showcase::new_form))
+        .route("/showcases/queue", get(showcase::queue))
+        .route("/showcases/{id}", get(showcase::page))
+        .route("/showcases/{id}/screenshot", get(showcase::screenshot))
+        .route("/showcases/{id}/decision", post(showcase::decide))
+        .route(
+            "/security-reports",
+            get(security_report::queue).post(security_report::submit),
+        )
+        .route("/security-reports/new", get(security_report::new_form))
+        .route("/security-reports/{id}", get(security_report::page))
+        .route("/security-reports/{id}/action", post(security_report::act))
         .fallback(not_found)
 }
 
@@ -258,7 +292,12 @@ struct NavItem {
 /// What the navigation offers this caller: exactly the pages the policy lets them use.
 fn nav(ctx: &Ctx) -> Vec<NavItem> {
     let actor = &ctx.caller.actor;
-    let mut items = vec![("home", "/"), ("catalogue", "/catalogue"), ("demands", "/demands")];
+    let mut items = vec![
+        ("home", "/"),
+        ("catalogue", "/catalogue"),
+        ("demands", "/demands"),
+        ("showcases", "/showcases"),
+    ];
     if ctx.user.is_none() {
         items.extend([("login", "/login"), ("register", "/register")]);
     } else {
@@ -281,19 +320,50 @@ fn nav(ctx: &Ctx) -> Vec<NavItem> {
             (platform(Action::ListOrgs), ("orgs", "/admin/orgs")),
             (platform(Action::ListUsers), ("users", "/admin/users")),
             (platform(Action::ViewAudit), ("audit", "/admin/audit")),
+            (showcase_reviewer(actor), ("showcase_queue", "/showcases/queue")),
+            (
+                security_report_handler(actor),
+                ("security_reports", "/security-reports"),
+            ),
         ];
         items.extend(work_pages.into_iter().filter(|(shown, _)| *shown).map(|(_, item)| item));
     }
+    // A page below an entry (a plan in the workspace) keeps the entry marked; the closest entry
+    // wins (the showcase queue, not the gallery above it).
+    let under = |href: &str| ctx.path == href || (href != "/" && ctx.path.starts_with(&format!("{href}/")));
+    let current = items
+        .iter()
+        .filter(|(_, href)| under(href))
+        .map(|(_, href)| href.len())
+        .max();
     items
         .into_iter()
         .map(|(key, href)| NavItem {
             key,
             href,
-            // A page below an entry (a plan in the workspace) keeps the entry marked.
-            current: ctx.path == href || (href != "/" && ctx.path.starts_with(&format!("{href}/"))),
+            current: under(href) && Some(href.len()) == current,
             count: if key == "inbox" { ctx.unread } else { 0 },
         })
         .collect()
+}
+
+/// The administration institution reviews showcases.
+fn showcase_reviewer(actor: &pubdata_core::policy::Actor) -> bool {
+    use pubdata_core::user::Role;
+    actor.has_role(Role::AdminReviewer) || actor.has_role(Role::AdminManager)
+}
+
+/// Security reports are handled by the administration institution and the provider staff they
+/// are routed to.
+fn security_report_handler(actor: &pubdata_core::policy::Actor) -> bool {
+    use pubdata_core::user::Role;
+    showcase_reviewer(actor)
+        || actor.memberships.iter().any(|m| {
+            matches!(
+                m.role,
+                Role::ProviderManager | Role::ProviderEditor | Role::ProviderReviewer
+            )
+        })
 }
 
 /// The values every page's layout needs.
