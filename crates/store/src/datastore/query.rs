@@ -170,7 +170,7 @@ impl Store {
             backend: self.backend,
             binds: Vec::new(),
         };
-        let mut wheres = conditions(&mut sql, &columns, &query.filters)?;
+        let mut wheres = conditions(&mut sql, columns, &query.filters)?;
         if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             let text: Vec<&DatastoreColumn> = columns
                 .iter()
