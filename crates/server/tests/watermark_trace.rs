@@ -390,6 +390,10 @@ async fn both_paths_write_the_same_bytes(app: TestApp) {
     // The router serves the same bytes.
     let served = download(&app, "qian", &format!("/dataset/{name}/resource/{dist}/download")).await;
     assert_eq!(served.as_bytes(), &copied[..]);
+    // Its record carries the bytes sent, once the stream ended.
+    let qian = app.store.user_by_login("qian").await.unwrap().unwrap().id;
+    let logged = app.store.downloads_of(qian, 1).await.unwrap();
+    assert_eq!(logged[0].bytes, copied.len() as i64);
 
     // And they are the granted columns of every row, reordered, values intact.
     let mut reader = csv::ReaderBuilder::new().from_reader(&copied[..]);

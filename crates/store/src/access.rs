@@ -719,6 +719,18 @@ impl Store {
         .transpose()
     }
 
+    /// The bytes a streamed download sent, recorded once it finished (it is logged with 0 when
+    /// it starts, so an interrupted one is still on record).
+    pub async fn set_download_bytes(&self, id: i64, bytes: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE downloads SET bytes = $1 WHERE id = $2")
+            .bind(bytes)
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await
+    }
+
     /// A user's downloads, newest first.
     pub async fn downloads_of(&self, user_id: i64, limit: i64) -> Result<Vec<DownloadRow>> {
         let rows = sqlx::query(

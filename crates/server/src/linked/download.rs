@@ -56,20 +56,33 @@ async fn live(
     builder: axum::http::response::Builder,
     file: download::Download,
 ) -> AppResult<Response> {
-    download::record(&app.store, &ctx.caller, &file, 0).await?;
+    let log = download::record(&app.store, &ctx.caller, &file, 0).await?;
     let Source::Live(rows) = file.source else {
         return Err(AppError::Internal("not a live download".into()));
     };
     let name = file.dist.id;
-    let chunks = futures_util::stream::unfold(Some(rows), move |state| async move {
-        let mut rows = state?;
-        match rows.next_chunk().await {
-            Ok(Some(bytes)) => Some((Ok(Bytes::from(bytes)), Some(rows))),
-            Ok(None) => None,
-            Err(e) => {
-                // The status line is gone; ending the body early tells the client it failed.
-                tracing::error!("download of distribution {name} stopped: {e}");
-                Some((Err(std::io::Error::other(e.to_string())), None))
+    let store = app.store.clone();
+    let chunks = futures_util::stream::unfold(Some((rows, 0u64)), move |state| {
+        let store = store.clone();
+        async move {
+            let (mut rows, sent) = state?;
+            match rows.next_chunk().await {
+                Ok(Some(bytes)) => {
+                    let sent = sent + bytes.len() as u64;
+                    Some((Ok(Bytes::from(bytes)), Some((rows, sent))))
+                }
+                Ok(None) => {
+                    // The whole file went out: its size goes on the download's record.
+                    if let Err(e) = store.set_download_bytes(log, sent as i64).await {
+                        tracing::error!("recording the size of download {log}: {e}");
+                    }
+                    None
+                }
+                Err(e) => {
+                    // The status line is gone; ending the body early tells the client it failed.
+                    tracing::error!("download of distribution {name} stopped: {e}");
+                    Some((Err(std::io::Error::other(e.to_string())), None))
+                }
             }
         }
     });

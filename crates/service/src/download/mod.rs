@@ -387,20 +387,23 @@ impl Download {
     }
 }
 
-/// Records an acquisition (数据获取): who, under which grant, how many bytes, when.
-pub async fn record(store: &Store, caller: &Caller, d: &Download, bytes: u64) -> Result<()> {
+/// Records an acquisition (数据获取): who, under which grant, how many bytes, when. Returns the
+/// record's id, so a streamed download can record its bytes once it ends.
+pub async fn record(store: &Store, caller: &Caller, d: &Download, bytes: u64) -> Result<i64> {
     let grant_id = d.access.grant.as_ref().map(|g| g.id);
     let mut tx = store.begin().await?;
-    tx.insert_download(
-        d.published.resource.row.id,
-        d.dist.id,
-        grant_id,
-        caller.actor.user_id,
-        bytes as i64,
-        caller.ip.as_deref(),
-    )
-    .await?;
-    tx.commit().await
+    let id = tx
+        .insert_download(
+            d.published.resource.row.id,
+            d.dist.id,
+            grant_id,
+            caller.actor.user_id,
+            bytes as i64,
+            caller.ip.as_deref(),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// 溯源 — which of a resource's conditional grants a leaked copy came from, read back from the
