@@ -903,6 +903,79 @@ fn check_application_flow(d: &Driver, app: &str, shots: &Path) {
     logout(d);
 }
 
+/// Talking back in the browser (issue 6): a person asks for data through the demand form (a
+/// missing field first), finds it in the public list, reports an error from a dataset page, and
+/// opens the showcase gallery and the interaction statistics.
+fn check_interaction_pages(d: &Driver, app: &str, shots: &Path) {
+    d.submit_login(app, "consumer.person", DEMO_PASSWORD);
+    wait_for_user(d, "consumer.person");
+    d.goto(&format!("{app}/demands/new?lang=zh-CN"));
+    let title = "成都市公共充电桩位置与实时状态";
+    d.type_into(
+        &d.must_find("#f-description", "demand form"),
+        "希望开放全市公共充电桩的位置、运营单位、桩数和实时空闲状态。",
+    )
+    .expect("type the description");
+    d.type_into(
+        &d.must_find("#f-purpose", "demand form"),
+        "开发新能源车主找桩导航小程序，免费提供给市民使用。",
+    )
+    .expect("type the purpose");
+    choose(d, "f-domain", "transport");
+    // No title yet: the form comes back with the problem named beside the field.
+    d.click(&d.must_find("#submit-demand", "demand form")).expect("submit");
+    wait_until(NAV_TIMEOUT, || d.find("#e-title")).unwrap_or_else(|e| panic!("no title error: {e}"));
+    d.type_into(&d.must_find("#f-title", "demand form"), title)
+        .expect("type the title");
+    d.click(&d.must_find("#submit-demand", "demand form"))
+        .expect("submit again");
+    wait_until(NAV_TIMEOUT, || d.find("#demand-state"))
+        .unwrap_or_else(|e| panic!("the demand page after submitting: {e}; {:?}", d.error_summary()));
+    d.must_find("p.flash", "submitted message");
+    d.must_find("#withdraw-form", "the requester's withdraw button");
+    d.screenshot(&shots.join("demand.png"));
+
+    // The public list finds it by a word of its title.
+    d.goto(&format!("{app}/demands?q=充电桩"));
+    d.must_find("#demand-list li[id^='demand-']", "the demand in the public list");
+    assert_text_contains(d, title, "public list of demands");
+    d.screenshot(&shots.join("demands.png"));
+
+    // An error report from a dataset page.
+    d.goto(&format!("{app}/catalogue?q=xiangzhen"));
+    let link = d.must_find(".hit h3 a", "search result link");
+    d.click(&link).expect("open the dataset page");
+    wait_until(NAV_TIMEOUT, || d.find("#report-error"))
+        .unwrap_or_else(|e| panic!("report link on the dataset page: {e}"));
+    d.click(&d.must_find("#report-error", "dataset page"))
+        .expect("open the report form");
+    wait_until(NAV_TIMEOUT, || d.find("#correction-form")).unwrap_or_else(|e| panic!("report form: {e}"));
+    d.type_into(&d.must_find("#f-row", "report form"), "1")
+        .expect("type the row");
+    d.type_into(
+        &d.must_find("#f-description", "report form"),
+        "该行的名称与民政部门公布的名称不一致。",
+    )
+    .expect("type what is wrong");
+    d.screenshot(&shots.join("correction-form.png"));
+    d.click(&d.must_find("#submit-correction", "report form"))
+        .expect("send the report");
+    wait_until(NAV_TIMEOUT, || d.find("#correction-state"))
+        .unwrap_or_else(|e| panic!("the report page after sending: {e}; {:?}", d.error_summary()));
+    d.goto(&format!("{app}/my/requests"));
+    d.must_find("#my-demands a[href^='/demands/']", "own demand on my requests");
+    d.must_find("#my-corrections a[href^='/corrections/']", "own report on my requests");
+
+    // The gallery with its filters, and the public statistics.
+    d.goto(&format!("{app}/showcases"));
+    d.must_find("#showcase-filters", "showcase gallery filters");
+    d.must_find("#new-showcase", "a logged-in person may submit a showcase");
+    d.screenshot(&shots.join("showcases.png"));
+    d.goto(&format!("{app}/statistics/interaction"));
+    d.must_find("#interaction-stats", "interaction statistics");
+    logout(d);
+}
+
 #[test]
 fn demo_roles_in_headless_chromium() {
     let strict = std::env::var("PUBDATA_TEST_STRICT").as_deref() == Ok("1");
@@ -981,6 +1054,7 @@ fn demo_roles_in_headless_chromium() {
     if has_data {
         check_search_and_dataset_pages(&driver, &app, &shots);
         check_application_flow(&driver, &app, &shots);
+        check_interaction_pages(&driver, &app, &shots);
     } else {
         eprintln!(
             "SKIP search and dataset pages in the browser: no {}",
