@@ -190,7 +190,7 @@ fn today() -> Date {
     Date::from_unix_millis_cst(now_ms())
 }
 
-fn logged_in(ctx: &Ctx) -> AppResult<()> {
+pub(super) fn logged_in(ctx: &Ctx) -> AppResult<()> {
     if ctx.user.is_none() {
         return Err(DomainError::Unauthenticated {
             reason: "login_required",

@@ -74,7 +74,7 @@ fn text(v: &Json) -> Option<String> {
 }
 
 /// A translated name for a vocabulary value, or the value itself when there is none.
-fn term(lang: Lang, prefix: &str, key: &str) -> String {
+pub(super) fn term(lang: Lang, prefix: &str, key: &str) -> String {
     let k = format!("{prefix}.{key}");
     if has(lang, &k) {
         t(lang, &k, &[])

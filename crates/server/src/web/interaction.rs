@@ -22,6 +22,8 @@ use pubdata_service::demands::{self, Decision, DemandView, PublicQuery};
 use pubdata_service::published;
 use rand::RngCore;
 
+use super::application::logged_in;
+use super::catalogue::term;
 use super::{done_key, form_error, login_redirect, render, see_other, FormMap};
 use crate::ctx::Ctx;
 use crate::error::{AppError, AppResult};
@@ -51,16 +53,6 @@ pub(super) fn handles_requests(actor: &Actor) -> bool {
     ]
     .into_iter()
     .any(|r| actor.has_role(r))
-}
-
-fn logged_in(ctx: &Ctx) -> AppResult<()> {
-    if ctx.user.is_none() {
-        return Err(DomainError::Unauthenticated {
-            reason: "login_required",
-        }
-        .into());
-    }
-    Ok(())
 }
 
 /// The domains for a select: key and name in the page's language.
@@ -207,19 +199,10 @@ async fn demand_values(app: &AppState, ctx: &Ctx, id: i64) -> AppResult<Value> {
     };
     let events: Vec<Value> = v.events.iter().map(Value::from_serialize).collect();
     Ok(context! {
-        d => demand_value(&v), events => events, domain_name => domain_name(ctx.lang, &v.row.domain),
+        d => demand_value(&v), events => events, domain_name => term(ctx.lang, "domain", &v.row.domain),
         may_route => may_route, may_assess => may_assess, may_withdraw => c.requester && waiting,
         providers => providers, plans => plans,
     })
-}
-
-fn domain_name(lang: Lang, key: &str) -> String {
-    let k = format!("domain.{key}");
-    if has(lang, &k) {
-        t(lang, &k, &[])
-    } else {
-        key.to_string()
-    }
 }
 
 /// One demand: in full for its requester, the administration institution and the assessing
