@@ -8,16 +8,17 @@
 //! test is skipped, unless `PUBDATA_TEST_STRICT=1`, in which case it fails.
 //! Screenshots are written to `<workspace>/target/browser/`.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::fs::{self, File};
-use std::io::Read;
-use std::net::TcpListener;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
+use common::{free_port, http_agent, log_tail, spawn_logged, unique_temp_dir, wait_healthy, wait_until};
 use serde_json::{json, Value};
 
 /// The W3C WebDriver web-element identifier key (WebDriver spec §12.1).
@@ -28,7 +29,6 @@ const DEMO_PASSWORD: &str = "demo-pass-2026";
 const APP_START_TIMEOUT: Duration = Duration::from_secs(120);
 const DRIVER_START_TIMEOUT: Duration = Duration::from_secs(30);
 const NAV_TIMEOUT: Duration = Duration::from_secs(10);
-const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// A demo account with the expected navigation entries and a role key that
 /// must appear in `nav#main-nav[data-roles]`.
@@ -165,47 +165,6 @@ fn find_tool(env_var: &str, default: &str) -> Result<PathBuf, String> {
     }
 }
 
-/// Asks the OS for a currently free TCP port on 127.0.0.1.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0 to find a free port");
-    listener
-        .local_addr()
-        .expect("local address of the port-probe listener")
-        .port()
-}
-
-/// Creates a fresh, unique directory under the system temp dir.
-fn unique_temp_dir(prefix: &str) -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("system clock is after the UNIX epoch")
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!("{prefix}-{}-{nanos}", std::process::id()));
-    fs::create_dir_all(&dir).expect("create unique temp dir");
-    dir
-}
-
-/// Last `max` bytes of a log file, for panic messages.
-fn log_tail(path: &Path, max: usize) -> String {
-    let mut buf = Vec::new();
-    if let Ok(mut f) = File::open(path) {
-        let _ = f.read_to_end(&mut buf);
-    }
-    let start = buf.len().saturating_sub(max);
-    String::from_utf8_lossy(&buf[start..]).into_owned()
-}
-
-/// Spawns `cmd` with stdout and stderr appended to `log`.
-fn spawn_logged(cmd: &mut Command, log: &Path, what: &str) -> Child {
-    let out = File::create(log).unwrap_or_else(|e| panic!("create log {}: {e}", log.display()));
-    let err = out.try_clone().expect("clone log file handle");
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {what}: {e}"))
-}
-
 /// Kills the app and chromedriver when the test ends, including on panic.
 /// The temp dir is removed on success and kept (and printed) on failure.
 struct ProcessGuard {
@@ -232,54 +191,6 @@ impl Drop for ProcessGuard {
         } else {
             let _ = fs::remove_dir_all(&self.temp_dir);
         }
-    }
-}
-
-/// Polls `check` every [`POLL_INTERVAL`] until it returns `Ok` or `timeout`
-/// elapses; on timeout returns the last `Err` (a description of what was seen).
-fn wait_until<T>(timeout: Duration, mut check: impl FnMut() -> Result<T, String>) -> Result<T, String> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match check() {
-            Ok(v) => return Ok(v),
-            Err(e) if Instant::now() >= deadline => return Err(e),
-            Err(_) => thread::sleep(POLL_INTERVAL),
-        }
-    }
-}
-
-fn http_agent(timeout: Duration) -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .timeout_connect(Duration::from_secs(5))
-        .timeout(timeout)
-        .build()
-}
-
-/// Waits until `GET http://<addr>/healthz` answers 200, failing early if the
-/// app process exits.
-fn wait_for_app(guard: &mut ProcessGuard, base: &str, log: &Path) {
-    let agent = http_agent(Duration::from_secs(5));
-    let url = format!("{base}/healthz");
-    let res = wait_until(APP_START_TIMEOUT, || {
-        if let Some(app) = guard.app.as_mut() {
-            if let Ok(Some(status)) = app.try_wait() {
-                return Ok(Err(format!("app exited early with {status}")));
-            }
-        }
-        match agent.get(&url).call() {
-            Ok(r) if r.status() == 200 => Ok(Ok(())),
-            Ok(r) => Err(format!("GET {url} -> {}", r.status())),
-            Err(ureq::Error::Status(code, _)) => Err(format!("GET {url} -> {code}")),
-            Err(e) => Err(format!("GET {url}: {e}")),
-        }
-    });
-    match res {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) | Err(e) => panic!(
-            "pubdata demo did not become healthy: {e}\n--- app log tail ({}) ---\n{}",
-            log.display(),
-            log_tail(log, 4000)
-        ),
     }
 }
 
@@ -1029,7 +940,12 @@ fn demo_roles_in_headless_chromium() {
         &app_log,
         "pubdata demo",
     ));
-    wait_for_app(&mut guard, &app, &app_log);
+    wait_healthy(
+        guard.app.as_mut().expect("the app runs"),
+        &app,
+        &app_log,
+        APP_START_TIMEOUT,
+    );
 
     // 2. chromedriver and a browser session.
     let driver_port = free_port();

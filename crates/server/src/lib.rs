@@ -114,6 +114,10 @@ fn calendar(config: &Config) -> anyhow::Result<WorkCalendar> {
 }
 
 /// The whole application as one router.
+/// How long a background job stays with the node that claimed it without a keep-alive: a job
+/// whose node crashed is taken over by the next worker (on restart, or another node) after this.
+const JOB_LEASE_MS: i64 = 30_000;
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(web::routes())
@@ -175,7 +179,7 @@ pub async fn serve(state: AppState, addr: &str) -> anyhow::Result<()> {
     }
     let secret = mask_secret(&state.config.data_dir)?;
     let worker = pubdata_service::jobs::Worker::new(state.store.clone(), worker_id)
-        .lease_ms(10 * 60 * 1000)
+        .lease_ms(JOB_LEASE_MS)
         .handle(
             pubdata_service::ingest::INGEST_JOB,
             pubdata_service::ingest_job::handler(state.files.clone(), secret),

@@ -1,7 +1,8 @@
 //! Background workers: each claims queued jobs of the kinds it has handlers for, runs them
-//! with a heartbeat that extends its lease and records progress, and records the outcome.
-//! A job whose worker died is claimed again when its lease runs out, so handlers must be
-//! idempotent (e.g. ingest replaces its datastore table).
+//! while a keep-alive extends the lease (handlers may also record progress), and records the
+//! outcome. A job whose worker died (a crash, `kill -9`, a lost node) is claimed again once its
+//! lease runs out, so handlers must be idempotent (e.g. ingest replaces its datastore table).
+//! The lease is therefore short: it bounds how long a crashed node's job waits.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -102,11 +103,27 @@ impl Worker {
             worker: self.id.clone(),
             lease_ms: self.lease_ms,
         };
+        // Keep the lease while the handler runs, however long it takes between progress reports.
+        let keepalive = {
+            let (store, worker, lease_ms) = (self.store.clone(), self.id.clone(), self.lease_ms);
+            tokio::spawn(async move {
+                let every = Duration::from_millis((lease_ms / 3).max(1) as u64);
+                loop {
+                    tokio::time::sleep(every).await;
+                    match store.extend_job_lease(id, &worker, lease_ms).await {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => tracing::warn!("job {id}: cannot extend the lease: {e}"),
+                    }
+                }
+            })
+        };
         // A panicking handler must not take the worker down: run it as its own task.
         let outcome = match tokio::spawn(handler.run(ctx)).await {
             Ok(o) => o,
             Err(e) => Err(JobError::Fatal(format!("the job crashed: {e}"))),
         };
+        keepalive.abort();
         let mut tx = self.store.begin().await?;
         match outcome {
             Ok(result) => {

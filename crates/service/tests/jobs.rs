@@ -99,3 +99,50 @@ async fn worker_runs_retries_and_survives_panics() {
         "kinds without a handler wait"
     );
 }
+
+/// A handler that runs longer than the lease without reporting progress keeps its job: the
+/// worker's keep-alive extends the lease, so a second worker does not run it twice. Once the
+/// first worker is gone (its keep-alive stops), the job is claimed again after the lease.
+#[tokio::test]
+async fn keepalive_holds_the_lease_of_a_long_job() {
+    let store = store().await;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    let slow = move |_ctx: JobContext| -> JobFuture {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+            Ok(json!("slow done"))
+        })
+    };
+    let first = Worker::new(store.clone(), "first")
+        .lease_ms(300)
+        .handle("slow", slow.clone());
+    let second = Worker::new(store.clone(), "second").lease_ms(300).handle("slow", slow);
+    let id = enqueue(&store, "slow", json!({})).await;
+    let running = tokio::spawn(async move { first.run_once().await.unwrap() });
+    // Well past the lease, while the first worker is still busy.
+    for _ in 0..8 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(
+            !second.run_once().await.unwrap(),
+            "the second worker took a job whose worker is alive"
+        );
+    }
+    assert!(running.await.unwrap());
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(store.job(id).await.unwrap().unwrap().state, JobState::Done);
+
+    // A worker that died mid-job (a claim nobody keeps alive, as `kill -9` leaves it) loses the
+    // job to the next worker once the lease runs out.
+    let id = enqueue(&store, "slow", json!({})).await;
+    let claimed = store.claim_job("dead", &["slow"], 300).await.unwrap().unwrap();
+    assert_eq!(claimed.id, id);
+    assert!(!second.run_once().await.unwrap(), "the lease has not run out yet");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(
+        second.run_once().await.unwrap(),
+        "the job of a dead worker is claimed again"
+    );
+    assert_eq!(store.job(id).await.unwrap().unwrap().state, JobState::Done);
+}

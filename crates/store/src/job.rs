@@ -140,6 +140,19 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Extends the lease of a job this worker still holds, leaving its progress alone; `false`
+    /// if the job is no longer this worker's.
+    pub async fn extend_job_lease(&self, id: i64, worker: &str, lease_ms: i64) -> Result<bool> {
+        let n = sqlx::query("UPDATE jobs SET locked_until = $1 WHERE id = $2 AND locked_by = $3 AND state = 'running'")
+            .bind(now_ms() + lease_ms)
+            .bind(id)
+            .bind(worker)
+            .execute(&self.write)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
     pub async fn job(&self, id: i64) -> Result<Option<JobRow>> {
         let r = sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
             .bind(id)
