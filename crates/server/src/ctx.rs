@@ -290,8 +290,20 @@ pub async fn context(State(app): State<AppState>, req: Request, next: Next) -> R
     req.extensions_mut().insert(ctx.clone());
     let mut resp = next.run(req).await;
     if let Some(PendingError(e)) = resp.extensions_mut().remove::<PendingError>() {
-        let status = resp.status();
+        let mut status = resp.status();
         let retry = resp.headers().get(header::RETRY_AFTER).cloned();
+        // Refused to someone who has not logged in: the answer is "log in" (401), not "you may
+        // not" (403), whichever check refused.
+        let e = match &*e {
+            AppError::Domain(DomainError::Forbidden) if !ctx.caller.actor.is_authenticated() => {
+                let e = AppError::Domain(DomainError::Unauthenticated {
+                    reason: "login_required",
+                });
+                status = e.status();
+                std::sync::Arc::new(e)
+            }
+            _ => e,
+        };
         // "Log in" is more helpful as "your session expired" when that is what happened.
         let e = match (&*e, ctx.notice) {
             (

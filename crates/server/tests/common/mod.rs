@@ -364,3 +364,128 @@ impl TestApp {
             .expect("consumer")
     }
 }
+
+/// Accounts and data made through the services, for tests that need a populated platform.
+impl TestApp {
+    pub async fn org(&self, kind: &str, name: &str, credit_code: &str) -> i64 {
+        let org = NewOrg {
+            kind: kind.into(),
+            name: name.into(),
+            credit_code: credit_code.into(),
+            ..Default::default()
+        };
+        accounts::create_org(&self.store, &Caller::console(), org)
+            .await
+            .expect("organisation")
+    }
+
+    /// The caller a user's session or token stands for.
+    pub async fn caller(&self, login: &str) -> Caller {
+        let u = self
+            .store
+            .user_by_login(login)
+            .await
+            .expect("user")
+            .expect("known login");
+        Caller {
+            actor: accounts::actor_for(&u),
+            label: login.into(),
+            ip: None,
+        }
+    }
+
+    /// A staff member of `org_id` with `role`, created from the console.
+    pub async fn staff(&self, login: &str, org_id: i64, role: &str) -> Caller {
+        let user = NewUser {
+            login: login.into(),
+            display_name: login.into(),
+            email: format!("{login}@example.cn"),
+            phone: String::new(),
+            password: PASSWORD.into(),
+        };
+        let staff = accounts::NewStaff {
+            user,
+            org_id,
+            role: role.into(),
+        };
+        accounts::create_staff(&self.store, &Caller::console(), staff)
+            .await
+            .expect("staff");
+        self.caller(login).await
+    }
+
+    /// A new API token of the user.
+    pub async fn token(&self, login: &str) -> String {
+        let c = self.caller(login).await;
+        pubdata_service::auth::create_token(&self.store, &c, "test")
+            .await
+            .expect("token")
+            .1
+    }
+
+    /// A draft resource of `provider` with `csv` loaded as its file (columns code, name,
+    /// district); returns (resource, distribution).
+    pub async fn draft_resource(
+        &self,
+        editor: &Caller,
+        provider: i64,
+        title: &str,
+        open_type: &str,
+        csv: &str,
+    ) -> (i64, i64) {
+        use pubdata_service::ingest::{self, UploadInfo};
+        let mut meta: pubdata_core::metadata::NewResourceMeta = serde_json::from_value(serde_json::json!({
+            "title": title, "summary": "成都市各区街道的代码、名称和所属区县，按年度更新。", "domain": "民生服务",
+            "open_type": open_type, "update_frequency": "yearly", "spatial": "510100",
+            "temporal_from": "2024-01-01", "contact_phone": "028-86001234",
+            "fields": [{"name": "code", "title": "街道代码", "type": "code", "key": true},
+                       {"name": "name", "title": "名称", "type": "string"},
+                       {"name": "district", "title": "区县", "type": "string"}]}))
+        .expect("metadata");
+        if open_type == "conditional" {
+            meta.open_conditions = "仅限用于城市规划研究。".into();
+        }
+        let id = pubdata_service::resources::create(&self.store, editor, provider, &meta, None)
+            .await
+            .expect("resource");
+        let ticket = ingest::begin_upload(&self.store, editor, id, "streets.csv")
+            .await
+            .expect("upload");
+        let mut out = self.files.writer(&ticket.key, u64::MAX).await.expect("writer");
+        out.write(csv.as_bytes())
+            .await
+            .expect("write")
+            .expect("within the limit");
+        let stored = out.finish().await.expect("stored");
+        let info = UploadInfo {
+            title: "街道".into(),
+            change_note: String::new(),
+        };
+        let dist = ingest::finish_upload(&self.store, editor, &ticket, &stored, &info)
+            .await
+            .expect("finish upload");
+        self.run_jobs().await;
+        (id, dist)
+    }
+
+    /// Submits a draft and has `reviewer` approve it with every check passed.
+    pub async fn publish_resource(&self, editor: &Caller, reviewer: &Caller, id: i64) {
+        use pubdata_service::resources::{self, Decision};
+        resources::submit(
+            &self.store,
+            editor,
+            id,
+            &pubdata_core::calendar::WorkCalendar::official(),
+        )
+        .await
+        .expect("submit");
+        resources::decide(
+            &self.store,
+            reviewer,
+            id,
+            Decision::Approve(pubdata_core::resource::ReviewChecklist::passed()),
+        )
+        .await
+        .expect("publish");
+    }
+}
