@@ -118,6 +118,14 @@ fn application(resource: i64) -> Value {
            "commitment_accepted": true})
 }
 
+fn application_marked(resource: i64, mark: &str) -> Value {
+    let mut v = application(resource);
+    for key in ["purpose", "scenario", "security_measures"] {
+        v[key] = json!(format!("{}{mark}", v[key].as_str().unwrap()));
+    }
+    v
+}
+
 fn meta(title: &str) -> Value {
     json!({"title": title, "summary": "成都市各区街道的代码、名称和所属区县，按年度更新。", "domain": "民生服务",
            "open_type": "unconditional", "update_frequency": "yearly", "spatial": "510100",
@@ -132,7 +140,11 @@ async fn created(app: &mut TestApp, path: &str, token: &str, body: Value) -> Val
     r.json()
 }
 
-async fn world(app: &mut TestApp) -> World {
+/// The platform the matrix runs on; `mark` is appended to every free text a user types (and to
+/// a value in the data), so the page crawl can look for it.
+async fn world(app: &mut TestApp, mark: &str) -> World {
+    let streets = format!("{STREETS}510107001,府南街道{},武侯区\n", mark.replace(',', " "));
+    let m = |text: &str| format!("{text}{mark}");
     let centre = app
         .org("admin_institution", "四川省大数据中心", "91350100M000100Y43")
         .await;
@@ -162,22 +174,22 @@ async fn world(app: &mut TestApp) -> World {
     let t = |who: Who| tokens[&who].clone();
 
     let (conditional, _) = app
-        .draft_resource(&editor, provider, "成都市街道名录", "conditional", STREETS)
+        .draft_resource(&editor, provider, &m("成都市街道名录"), "conditional", &streets)
         .await;
     app.publish_resource(&editor, &admin_reviewer, conditional).await;
     let (open, open_dist) = app
-        .draft_resource(&editor, provider, "成都市街道代码", "unconditional", STREETS)
+        .draft_resource(&editor, provider, &m("成都市街道代码"), "unconditional", &streets)
         .await;
     app.publish_resource(&editor, &admin_reviewer, open).await;
     let (draft, draft_dist) = app
-        .draft_resource(&editor, provider, "成都市街道草稿", "unconditional", STREETS)
+        .draft_resource(&editor, provider, &m("成都市街道草稿"), "unconditional", &streets)
         .await;
 
     let plan = created(
         app,
         "/api/v1/plans",
         &t(Who::ProviderEditor),
-        json!({"provider_org_id": provider, "title": "2026 年开放计划", "period_start": "2026-01-01",
+        json!({"provider_org_id": provider, "title": m("2026 年开放计划"), "period_start": "2026-01-01",
                "period_end": "2026-12-31", "source": "policy"}),
     )
     .await["id"]
@@ -187,14 +199,14 @@ async fn world(app: &mut TestApp) -> World {
         app,
         &format!("/api/v1/plans/{plan}/items"),
         &t(Who::ProviderEditor),
-        json!({"name": "乡镇街道区划", "domain": "社会发展", "open_type": "无条件开放", "planned_date": "2026-12-30"}),
+        json!({"name": m("乡镇街道区划"), "domain": "社会发展", "open_type": "无条件开放", "planned_date": "2026-12-30"}),
     )
     .await["items"][0]["id"]
         .as_i64()
         .unwrap();
 
     let x = t(Who::Owner);
-    let application_id = created(app, "/api/v1/applications", &x, application(conditional)).await["id"]
+    let application_id = created(app, "/api/v1/applications", &x, application_marked(conditional, mark)).await["id"]
         .as_i64()
         .unwrap();
     created(
@@ -204,7 +216,7 @@ async fn world(app: &mut TestApp) -> World {
         json!({}),
     )
     .await;
-    let draft_application = created(app, "/api/v1/applications", &x, application(conditional)).await["id"]
+    let draft_application = created(app, "/api/v1/applications", &x, application_marked(conditional, mark)).await["id"]
         .as_i64()
         .unwrap();
     let req = axum::http::Request::post(format!(
@@ -232,8 +244,8 @@ async fn world(app: &mut TestApp) -> World {
         app,
         "/api/v1/demands",
         &x,
-        json!({"title": "全省公交站点", "description": "全省各市公交站点的位置和线路。",
-               "purpose": "出行服务小程序，为市民提供换乘查询。", "domain": "道路交通", "provider_org_id": provider}),
+        json!({"title": m("全省公交站点"), "description": m("全省各市公交站点的位置和线路。"),
+               "purpose": m("出行服务小程序，为市民提供换乘查询。"), "domain": "道路交通", "provider_org_id": provider}),
     )
     .await["id"]
         .as_i64()
@@ -243,7 +255,7 @@ async fn world(app: &mut TestApp) -> World {
         "/api/v1/corrections",
         &x,
         json!({"resource_id": open, "distribution_id": open_dist, "row": 3, "field": "district",
-               "description": "第3行西御河街道的所属区县应为青羊区，数据中写成了锦江区。"}),
+               "description": m("第3行西御河街道的所属区县应为青羊区，数据中写成了锦江区。")}),
     )
     .await["id"]
         .as_i64()
@@ -252,7 +264,7 @@ async fn world(app: &mut TestApp) -> World {
         app,
         "/api/v1/showcases",
         &x,
-        json!({"title": "街道地图", "kind": "app", "description": "用街道数据做的便民服务地图小程序。",
+        json!({"title": m("街道地图"), "kind": "app", "description": m("用街道数据做的便民服务地图小程序。"),
                "link": "https://example.org/streets", "resource_ids": [open]}),
     )
     .await["id"]
@@ -263,7 +275,7 @@ async fn world(app: &mut TestApp) -> World {
         "/api/v1/security-reports",
         &x,
         json!({"kind": "personal_data", "resource_id": open,
-               "description": "数据中出现了个人手机号码，应当脱敏后再开放。"}),
+               "description": m("数据中出现了个人手机号码，应当脱敏后再开放。")}),
     )
     .await["id"]
         .as_i64()
@@ -574,7 +586,7 @@ async fn call(app: &mut TestApp, method: &str, path: &str, token: Option<&str>, 
 }
 
 async fn matrix(mut app: TestApp) {
-    let w = world(&mut app).await;
+    let w = world(&mut app, "").await;
     let doc = app.api(Method::GET, "/api/v1/openapi.json", None, None).await.json();
     let mut routes = Vec::new();
     for (path, ops) in doc["paths"].as_object().expect("paths") {
@@ -655,5 +667,154 @@ async fn role_route_matrix_on_sqlite() {
 async fn role_route_matrix_on_postgres() {
     if let Some(app) = TestApp::postgres().await {
         matrix(app).await;
+    }
+}
+
+/// What a cross-site scripting attempt types into every free-text field.
+const XSS: &str = "<script>alert(\"xss\")</script>\"><img src=x onerror=alert(1)>";
+/// What must never reach a page unescaped.
+const RAW: [&str; 2] = ["<script>alert(\"xss\")", "<img src=x onerror"];
+
+/// Follows every same-site link from `start`, GET only, and returns (pages seen, pages showing
+/// the payload escaped, problems). Logout, downloads, the API and language switches are left out.
+async fn crawl(app: &mut TestApp, who: &str, start: &[&str]) -> (usize, usize, Vec<String>) {
+    let mut queue: std::collections::VecDeque<String> = start.iter().map(|s| s.to_string()).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let (mut shown, mut problems) = (0, Vec::new());
+    let mut variants: BTreeMap<String, usize> = BTreeMap::new();
+    while let Some(path) = queue.pop_front() {
+        if seen.len() >= 300 || !seen.insert(path.clone()) {
+            continue;
+        }
+        let r = app.get(&path).await;
+        if std::env::var_os("PUBDATA_CRAWL_LOG").is_some() {
+            eprintln!("{who} {} {path}", r.status.as_u16());
+        }
+        if r.status.is_server_error() {
+            problems.push(format!("{who} {path}: {}", r.status));
+        }
+        if !r.header(axum::http::header::CONTENT_TYPE).starts_with("text/html") {
+            continue;
+        }
+        for raw in RAW {
+            if r.body.contains(raw) {
+                problems.push(format!("{who} {path}: unescaped {raw:?}"));
+            }
+        }
+        if r.body.contains("&lt;script&gt;alert(") {
+            shown += 1;
+        }
+        for part in r.body.split("href=\"").skip(1) {
+            let link = part
+                .split('"')
+                .next()
+                .unwrap_or("")
+                .replace("&#x2f;", "/")
+                .replace("&amp;", "&");
+            let link = link.split('#').next().unwrap_or("").to_string();
+            let skip = !link.starts_with('/')
+                || link.starts_with("//")
+                || link.starts_with("/static")
+                || link.starts_with("/api/")
+                || link.contains("logout")
+                || link.contains("download")
+                || link.contains("lang=");
+            // A few query variants of a page (filters, sorting, paging) are enough.
+            let base = link.split('?').next().unwrap_or("").to_string();
+            let variants = variants.entry(base).or_insert(0);
+            if !skip && !seen.contains(&link) && !queue.contains(&link) && *variants < 3 {
+                *variants += 1;
+                queue.push_back(link);
+            }
+        }
+    }
+    (seen.len(), shown, problems)
+}
+
+/// Script typed into every free-text field (resource titles, plan and item names, the data
+/// itself, applications, demands, corrections, showcases, security reports, review texts) is
+/// shown escaped on every page any role can reach by following links.
+async fn escaped_everywhere(mut app: TestApp) {
+    let w = world(&mut app, XSS).await;
+    // Move things on so that more pages show them: the application forwarded with a note,
+    // the showcase accepted into the gallery, the demand routed.
+    let admin = w.tokens[&Who::AdminReviewer].clone();
+    let manager = w.tokens[&Who::AdminManager].clone();
+    let forward = json!({"decision": "forward", "text": format!("材料齐全。{XSS}")});
+    created(
+        &mut app,
+        &format!("/api/v1/applications/{}/decision", w.ids.application),
+        &admin,
+        forward,
+    )
+    .await;
+    let accept = json!({"decision": "accept"});
+    let r = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/showcases/{}/decision", w.ids.showcase),
+            Some(&manager),
+            Some(accept),
+        )
+        .await;
+    if !r.status.is_success() {
+        created(
+            &mut app,
+            &format!("/api/v1/showcases/{}/decision", w.ids.showcase),
+            &admin,
+            json!({"decision": "accept"}),
+        )
+        .await;
+    }
+    app.sync_search().await;
+
+    let start = [
+        "/",
+        "/catalogue",
+        "/catalogue?q=%E8%A1%97%E9%81%93",
+        "/demands",
+        "/showcases",
+        "/my",
+    ];
+    let mut problems = Vec::new();
+    let mut total_shown = 0;
+    let (pages, shown, p) = crawl(&mut app.browser(), "anonymous", &start).await;
+    assert!(pages > 10, "anonymous reached only {pages} pages");
+    total_shown += shown;
+    problems.extend(p);
+    for login in [
+        "x.owner",
+        "y.stranger",
+        "p.editor",
+        "p.reviewer",
+        "a.reviewer",
+        "a.manager",
+        "root",
+    ] {
+        let mut b = app.browser();
+        assert_eq!(
+            b.login(login, common::PASSWORD).await.status,
+            StatusCode::SEE_OTHER,
+            "{login}"
+        );
+        let (pages, shown, p) = crawl(&mut b, login, &start).await;
+        assert!(pages > 10, "{login} reached only {pages} pages");
+        eprintln!("{login}: {pages} pages, {shown} showing the payload escaped");
+        total_shown += shown;
+        problems.extend(p);
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(total_shown >= 20, "the payload was shown on only {total_shown} pages");
+}
+
+#[tokio::test]
+async fn script_in_any_text_is_escaped_on_sqlite() {
+    escaped_everywhere(TestApp::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn script_in_any_text_is_escaped_on_postgres() {
+    if let Some(app) = TestApp::postgres().await {
+        escaped_everywhere(app).await;
     }
 }
