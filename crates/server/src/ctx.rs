@@ -286,6 +286,12 @@ pub async fn context(State(app): State<AppState>, req: Request, next: Next) -> R
         path: parts.uri.path().to_string(),
         api,
     };
+    // An AppKey stands for a grant, not a login: its refusals stay 403.
+    let app_key = parts.headers.contains_key("x-app-key")
+        || parts
+            .uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("app_key=")));
     let mut req = Request::from_parts(parts, body);
     req.extensions_mut().insert(ctx.clone());
     let mut resp = next.run(req).await;
@@ -295,7 +301,7 @@ pub async fn context(State(app): State<AppState>, req: Request, next: Next) -> R
         // Refused to someone who has not logged in: the answer is "log in" (401), not "you may
         // not" (403), whichever check refused.
         let e = match &*e {
-            AppError::Domain(DomainError::Forbidden) if !ctx.caller.actor.is_authenticated() => {
+            AppError::Domain(DomainError::Forbidden) if !ctx.caller.actor.is_authenticated() && !app_key => {
                 let e = AppError::Domain(DomainError::Unauthenticated {
                     reason: "login_required",
                 });

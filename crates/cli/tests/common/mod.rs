@@ -9,6 +9,12 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use pubdata_core::org::NewOrg;
+use pubdata_core::user::NewUser;
+use pubdata_service::accounts::{self, actor_for, NewStaff, Registration};
+use pubdata_service::{auth, Caller, Store};
+use serde_json::{json, Value};
+
 /// How often [`wait_until`] checks again.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -101,4 +107,272 @@ pub fn wait_healthy(app: &mut Child, base: &str, log: &Path, timeout: Duration) 
             log_tail(log, 4000)
         ),
     }
+}
+
+// ---------------------------------------------------------------------------
+// A seeded `pubdata serve` and its JSON API
+// ---------------------------------------------------------------------------
+
+pub const PASSWORD: &str = "served-pass-2026";
+
+/// The API tokens of the story's accounts.
+pub struct Tokens {
+    pub provider_org: i64,
+    pub editor: String,
+    pub admin: String,
+    pub consumer: String,
+}
+
+/// `pubdata serve` on a data directory, killed with SIGKILL when dropped.
+pub struct Server {
+    child: Option<Child>,
+    pub dir: PathBuf,
+    pub base: String,
+    pub log: PathBuf,
+}
+
+impl Server {
+    pub fn start(dir: &Path) -> Server {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let log = dir.join("server.log");
+        let mut child = spawn_logged(
+            Command::new(env!("CARGO_BIN_EXE_pubdata"))
+                .arg("serve")
+                .env("PUBDATA_DATA_DIR", dir)
+                .env("PUBDATA_ADDR", format!("127.0.0.1:{port}"))
+                .env("PUBDATA_REGIONS_DIR", dir.join("no-regions"))
+                .env_remove("PUBDATA_DATABASE_URL")
+                .env_remove("PUBDATA_CONFIG")
+                .current_dir(dir),
+            &log,
+            "pubdata serve",
+        );
+        wait_healthy(&mut child, &base, &log, Duration::from_secs(60));
+        Server {
+            child: Some(child),
+            dir: dir.to_path_buf(),
+            base,
+            log,
+        }
+    }
+
+    /// `kill -9`: no shutdown handler runs, open transactions die with the process.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("SIGKILL the server");
+            c.wait().expect("reap the server");
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.kill9();
+        *self = Server::start(&self.dir.clone());
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+        if thread::panicking() {
+            eprintln!(
+                "test failed; server data kept in {}\n--- server log tail ---\n{}",
+                self.dir.display(),
+                log_tail(&self.log, 4000)
+            );
+        }
+    }
+}
+
+/// One API call; `Err` when no answer came (the server died mid-request).
+pub fn call(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> Result<(u16, Value), String> {
+    let req = agent
+        .request(method, url)
+        .set("Authorization", &format!("Bearer {token}"));
+    let res = match body {
+        Some(b) => req.send_json(b.clone()),
+        None => req.call(),
+    };
+    let resp = match res {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => return Err(e.to_string()),
+    };
+    let status = resp.status();
+    let text = resp.into_string().map_err(|e| e.to_string())?;
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+}
+
+/// A call that must succeed with `want`.
+pub fn expect(agent: &ureq::Agent, method: &str, url: &str, token: &str, body: Option<&Value>, want: u16) -> Value {
+    match call(agent, method, url, token, body) {
+        Ok((status, v)) if status == want => v,
+        other => panic!("{method} {url}: wanted {want}, got {other:?}"),
+    }
+}
+
+/// Accounts and tokens made through the services, before the server starts.
+pub fn seed(dir: &Path) -> Tokens {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("pubdata.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = Store::open(&url, Default::default()).await.unwrap();
+        store.migrate().await.unwrap();
+        let console = Caller::console();
+        let org = |kind: &'static str, name: &'static str, code: &'static str| NewOrg {
+            kind: kind.into(),
+            name: name.into(),
+            credit_code: code.into(),
+            ..Default::default()
+        };
+        let centre = accounts::create_org(
+            &store,
+            &console,
+            org("admin_institution", "四川省大数据中心", "91350100M000100Y43"),
+        )
+        .await
+        .unwrap();
+        let provider = accounts::create_org(
+            &store,
+            &console,
+            org("provider", "四川省交通运输厅", "11510000008693034D"),
+        )
+        .await
+        .unwrap();
+        let user = |login: &str| NewUser {
+            login: login.into(),
+            display_name: login.into(),
+            email: format!("{login}@example.cn"),
+            phone: String::new(),
+            password: PASSWORD.into(),
+        };
+        for (login, org_id, role) in [
+            ("c.editor", provider, "provider_editor"),
+            ("c.admin", centre, "admin_reviewer"),
+        ] {
+            let staff = NewStaff {
+                user: user(login),
+                org_id,
+                role: role.into(),
+            };
+            accounts::create_staff(&store, &console, staff).await.unwrap();
+        }
+        let reg = Registration {
+            user: user("c.consumer"),
+            org: None,
+        };
+        accounts::register_consumer(&store, &Caller::anonymous(None), reg)
+            .await
+            .unwrap();
+        let mut tokens = Vec::new();
+        for login in ["c.editor", "c.admin", "c.consumer"] {
+            let u = store.user_by_login(login).await.unwrap().unwrap();
+            let caller = Caller {
+                actor: actor_for(&u),
+                label: login.into(),
+                ip: None,
+            };
+            tokens.push(auth::create_token(&store, &caller, "crash test").await.unwrap().1);
+        }
+        store.close().await;
+        let [editor, admin, consumer] = tokens.try_into().unwrap();
+        Tokens {
+            provider_org: provider,
+            editor,
+            admin,
+            consumer,
+        }
+    })
+}
+
+/// A street-like table of `rows` rows.
+pub fn table(rows: usize) -> Vec<u8> {
+    let mut out = String::from("code,name,district\n");
+    for i in 0..rows {
+        out.push_str(&format!("510104{i:06},街道{i},区县{}\n", i % 20));
+    }
+    out.into_bytes()
+}
+
+pub fn meta(title: &str) -> Value {
+    json!({"title": title, "summary": "成都市各区街道的代码、名称和所属区县，按年度更新。", "domain": "民生服务",
+           "open_type": "conditional", "open_conditions": "仅限用于城市规划研究。", "update_frequency": "yearly",
+           "spatial": "510100", "temporal_from": "2024-01-01", "contact_phone": "028-86001234",
+           "fields": [{"name": "code", "title": "街道代码", "type": "code", "key": true},
+                      {"name": "name", "title": "名称", "type": "string"},
+                      {"name": "district", "title": "区县", "type": "string"}]})
+}
+
+/// Creates a resource and uploads its file; returns (resource, distribution).
+pub fn create_and_upload(s: &Server, t: &Tokens, title: &str, rows: usize) -> (i64, i64) {
+    let agent = http_agent(Duration::from_secs(120));
+    let body = json!({"provider_org_id": t.provider_org, "meta": meta(title)});
+    let r = expect(&agent, "POST", &s.url("/resources"), &t.editor, Some(&body), 201);
+    let id = r["id"].as_i64().unwrap();
+    let url = s.url(&format!(
+        "/resources/{id}/distributions/file?filename=streets.csv&title=%E8%A1%97%E9%81%93"
+    ));
+    let resp = agent
+        .post(&url)
+        .set("Authorization", &format!("Bearer {}", t.editor))
+        .set("Content-Type", "text/csv")
+        .send_bytes(&table(rows))
+        .unwrap_or_else(|e| panic!("upload: {e}"));
+    let d: Value = resp.into_json().unwrap();
+    (id, d["id"].as_i64().unwrap())
+}
+
+pub fn distribution(s: &Server, t: &Tokens, dist: i64) -> Value {
+    expect(
+        &http_agent(Duration::from_secs(30)),
+        "GET",
+        &s.url(&format!("/distributions/{dist}")),
+        &t.editor,
+        None,
+        200,
+    )
+}
+
+pub fn wait_ingested(s: &Server, t: &Tokens, dist: i64, timeout: Duration) -> Value {
+    wait_until(timeout, || {
+        let d = distribution(s, t, dist);
+        match d["state"].as_str() {
+            Some("ready") => Ok(d),
+            other => Err(format!("distribution {dist} is {other:?}: {d}")),
+        }
+    })
+    .unwrap_or_else(|e| panic!("the ingest did not finish: {e}"))
+}
+
+pub fn publish(s: &Server, t: &Tokens, id: i64) {
+    let agent = http_agent(Duration::from_secs(30));
+    expect(
+        &agent,
+        "POST",
+        &s.url(&format!("/resources/{id}/submit")),
+        &t.editor,
+        None,
+        200,
+    );
+    let ok = json!({"pass": true, "note": ""});
+    let decision = json!({"decision": "approve", "checklist": {"compliance": ok, "availability": ok, "security": ok}});
+    let r = expect(
+        &agent,
+        "POST",
+        &s.url(&format!("/resources/{id}/decision")),
+        &t.admin,
+        Some(&decision),
+        200,
+    );
+    assert_eq!(r["state"], "published", "{r}");
 }

@@ -37,7 +37,7 @@ pub struct ResourceDto {
     #[schema(value_type = Object)]
     pub meta: serde_json::Value,
     /// The revision's working copy, when there is one.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub revision_meta: Option<serde_json::Value>,
     pub review_due: Option<String>,
     pub published_at: Option<i64>,
@@ -82,16 +82,16 @@ pub struct DistributionDto {
     pub size_bytes: Option<i64>,
     pub row_count: Option<i64>,
     /// The ingest report: profile, quality audit and privacy findings (never values).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub report: Option<serde_json::Value>,
     pub api_url: Option<String>,
     pub api_method: Option<String>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Vec<Object>>)]
     pub api_params: Option<serde_json::Value>,
     pub change_note: Option<String>,
     pub created_at: i64,
     /// While ingesting: rows and bytes read so far.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub progress: Option<serde_json::Value>,
 }
 
