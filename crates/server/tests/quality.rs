@@ -118,7 +118,7 @@ async fn quality_story(mut app: TestApp) {
     let reviewer = staff(&app, "q.reviewer", centre, "admin_reviewer").await;
 
     let meta: NewResourceMeta = serde_json::from_value(json!({
-        "title": "区县财政支出", "summary": "四川省各区县按月公布的财政支出金额。", "domain": "财税金融",
+        "title": "区县财政支出", "summary": "四川省各区县按月公布的财政支出金额，含区划代码与名称。", "domain": "财税金融",
         "open_type": "unconditional", "update_frequency": "monthly", "spatial": "510000",
         "temporal_from": "2024-01-01", "contact_phone": "028-86001234",
         "fields": [{"name": "code", "title": "区划代码", "type": "code", "length": "6", "key": true},
