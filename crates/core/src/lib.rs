@@ -13,6 +13,7 @@ pub mod metadata;
 pub mod org;
 pub mod plan;
 pub mod policy;
+pub mod quality;
 pub mod resource;
 pub mod security_report;
 pub mod showcase;

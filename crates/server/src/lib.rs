@@ -186,7 +186,7 @@ pub async fn serve(state: AppState, addr: &str) -> anyhow::Result<()> {
         );
     tokio::spawn(worker.run());
     // Grant expiry, automatic relay, reminders and escalation (applications, demands,
-    // corrections), every ten minutes.
+    // corrections) and the timeliness monitor, every ten minutes.
     {
         let (store, access, calendar) = (state.store.clone(), state.access.clone(), state.calendar.clone());
         tokio::spawn(async move {
@@ -196,6 +196,9 @@ pub async fn serve(state: AppState, addr: &str) -> anyhow::Result<()> {
                 }
                 if let Err(e) = pubdata_service::interaction::housekeeping(&store).await {
                     tracing::warn!("demand and correction reminders failed: {e}");
+                }
+                if let Err(e) = pubdata_service::quality::timeliness(&store, now_ms()).await {
+                    tracing::warn!("timeliness monitor failed: {e}");
                 }
                 tokio::time::sleep(std::time::Duration::from_secs(600)).await;
             }

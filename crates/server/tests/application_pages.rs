@@ -475,6 +475,7 @@ async fn applications_go_from_the_dataset_page_through_review_to_a_grant() {
             "review",
             "requests_queue",
             "applications",
+            "timeliness",
             "showcase_queue",
             "security_reports"
         ]

@@ -441,6 +441,7 @@ async fn a_resource_goes_from_plan_through_review_to_the_catalogue() {
             "review",
             "requests_queue",
             "applications",
+            "timeliness",
             "showcase_queue",
             "security_reports"
         ]

@@ -188,6 +188,7 @@ async fn story(mut app: TestApp) {
             "orgs",
             "users",
             "audit",
+            "timeliness",
             "showcase_queue",
             "security_reports"
         ]

@@ -19,6 +19,7 @@ pub mod mail;
 pub mod notices;
 pub mod plans;
 pub mod published;
+pub mod quality;
 pub mod regions;
 pub mod resources;
 pub mod screenshot;

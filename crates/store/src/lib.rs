@@ -18,6 +18,7 @@ mod migrate;
 mod notice;
 mod org;
 mod plan;
+mod quality;
 mod region;
 mod resource;
 mod security_report;
@@ -38,6 +39,7 @@ pub use job::{JobRow, JobState};
 pub use notice::{EmailState, NoticeRow, UnsentNotice};
 pub use org::OrgRow;
 pub use plan::{NewPlanItem, PlanItemRow, PlanRow};
+pub use quality::{OverdueRow, UpdateTimes};
 pub use region::RegionRow;
 pub use resource::{
     CatalogueChange, DistributionRow, NewDistribution, ResourceFilter, ResourceRow, ResourceStateChange, ReviewRow,

@@ -7,6 +7,7 @@ mod applications;
 mod corrections;
 mod demands;
 mod notices;
+pub(crate) mod quality;
 mod regions;
 mod resources;
 pub(crate) mod search;
@@ -100,6 +101,8 @@ pub fn routes() -> Router<AppState> {
         .route("/corrections/{id}/decision", post(corrections::decide))
         .route("/correction-queue", get(corrections::queue))
         .route("/resources/{id}/correction-counts", get(corrections::counts))
+        .route("/resources/{id}/quality", get(quality::resource))
+        .route("/organisations/{id}/quality", get(quality::organisation))
         .route("/showcases", get(showcases::list).post(showcases::submit))
         .route("/showcases/mine", get(showcases::mine))
         .route("/showcases/queue", get(showcases::queue))
@@ -213,7 +216,8 @@ impl Modify for Security {
         corrections::decide, corrections::queue, corrections::counts,
         showcases::list, showcases::submit, showcases::mine, showcases::queue, showcases::get,
         showcases::screenshot, showcases::decide, security_reports::queue, security_reports::submit,
-        security_reports::mine, security_reports::get, security_reports::act, statistics::interaction
+        security_reports::mine, security_reports::get, security_reports::act, statistics::interaction,
+        quality::resource, quality::organisation
     ),
     components(schemas(ErrorBody)),
     security(("token" = [])),

@@ -256,3 +256,12 @@ pub async fn audit(
     )?
     .into_response())
 }
+
+/// 更新及时性 — published resources overdue for update, for the administration institution.
+pub async fn timeliness(State(app): State<AppState>, ctx: Ctx) -> AppResult<Response> {
+    if let Some(r) = login_redirect(&ctx) {
+        return Ok(r);
+    }
+    let rows = pubdata_service::quality::overdue(&app.store, &ctx.caller, None).await?;
+    Ok(render(&app, &ctx, "timeliness.html", context! { rows => rows })?.into_response())
+}

@@ -429,6 +429,8 @@ pub(super) async fn dataset_values(app: &AppState, ctx: &Ctx, p: &Published) -> 
     let preview = pubdata_service::data_api::preview(&app.store, p, PREVIEW_ROWS).await?;
     let access = data_access(app, ctx, p).await?;
     let corrections = pubdata_service::corrections::counts(&app.store, p.resource.row.id).await?;
+    let today = pubdata_service::quality::today();
+    let scores = pubdata_service::quality::score(&app.store, &p.resource, today).await?;
     let apply_href = if ctx.user.is_some() {
         format!("/apply/{name}")
     } else {
@@ -438,6 +440,7 @@ pub(super) async fn dataset_values(app: &AppState, ctx: &Ctx, p: &Published) -> 
         r => p.resource.row, meta => p.resource.meta, name => name, provider_key => p.provider_key(),
         dists => dists, versions => versions, formats => p.formats(), row_count => p.row_count(),
         quality => current.and_then(|d| d.report.as_ref()), preview => preview,
+        scores => crate::api::quality::resource_dto(ctx.lang, &scores),
         downloads_open => access.way == "open", access => access.way, grant => access.grant,
         pending => access.pending.map(|(id, state)| context! { id, state }), apply_href => apply_href, base => public_base(app),
         corrections => context! { submitted => corrections.submitted, under_review => corrections.under_review,

@@ -45,6 +45,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("users.html", include_str!("../../templates/users.html")),
     ("user.html", include_str!("../../templates/user.html")),
     ("audit.html", include_str!("../../templates/audit.html")),
+    ("timeliness.html", include_str!("../../templates/timeliness.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("api_docs.html", include_str!("../../templates/api_docs.html")),
     ("regions.html", include_str!("../../templates/regions.html")),
@@ -187,6 +188,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/roles", post(admin::grant_role))
         .route("/admin/users/{id}/roles/remove", post(admin::remove_role))
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/timeliness", get(admin::timeliness))
         .route("/api/v1/docs", get(crate::api::docs_page))
         .route("/regions", get(regions))
         .route("/inbox", get(inbox::page))
@@ -320,6 +322,11 @@ fn nav(ctx: &Ctx) -> Vec<NavItem> {
             (platform(Action::ListOrgs), ("orgs", "/admin/orgs")),
             (platform(Action::ListUsers), ("users", "/admin/users")),
             (platform(Action::ViewAudit), ("audit", "/admin/audit")),
+            (
+                actor.has_role(pubdata_core::user::Role::AdminReviewer)
+                    || actor.has_role(pubdata_core::user::Role::AdminManager),
+                ("timeliness", "/admin/timeliness"),
+            ),
             (showcase_reviewer(actor), ("showcase_queue", "/showcases/queue")),
             (
                 security_report_handler(actor),

@@ -129,6 +129,8 @@ pub async fn workspace(
         .filter(|r| r.status.state != ResourceState::Deleted)
         .map(|r| r.row)
         .collect();
+    let quality = pubdata_service::quality::of_provider(&app.store, org_id, pubdata_service::quality::today()).await?;
+    let overdue = pubdata_service::quality::overdue(&app.store, &ctx.caller, Some(org_id)).await?;
     let depts: Vec<Value> = departments(&ctx)
         .into_iter()
         .map(|(id, name)| context! { id => id, name => name })
@@ -140,6 +142,8 @@ pub async fn workspace(
         total => total,
         total_percent => percent(&total),
         resources => rows,
+        quality => crate::api::quality::provider_dto(ctx.lang, &quality),
+        overdue => overdue,
         planner => is_planner(&ctx, org_id),
         done => done_key(&q),
     };
