@@ -54,6 +54,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_outcomes.sql"),
         postgres: include_str!("../migrations/postgres/0007_outcomes.sql"),
     },
+    Migration {
+        version: 8,
+        name: "feedback",
+        sqlite: include_str!("../migrations/sqlite/0008_feedback.sql"),
+        postgres: include_str!("../migrations/postgres/0008_feedback.sql"),
+    },
 ];
 
 /// A fixed key for PostgreSQL's advisory lock, so concurrent nodes migrate one at a time.

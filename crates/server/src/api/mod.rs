@@ -6,6 +6,7 @@ mod accounts;
 mod applications;
 mod corrections;
 mod demands;
+mod feedback;
 mod notices;
 mod regions;
 mod resources;
@@ -86,6 +87,8 @@ pub fn routes() -> Router<AppState> {
         .route("/grants", get(applications::grants))
         .route("/grants/{id}/app-key", post(applications::app_key))
         .route("/grants/{id}/revoke", post(applications::revoke))
+        .route("/grants/{id}/usage-reports", get(feedback::get).post(feedback::submit))
+        .route("/usage-reports", get(feedback::list))
         .route("/demands", get(demands::list).post(demands::submit))
         .route("/demands/mine", get(demands::mine))
         .route("/demands/{id}", get(demands::get))
@@ -213,7 +216,8 @@ impl Modify for Security {
         corrections::decide, corrections::queue, corrections::counts,
         showcases::list, showcases::submit, showcases::mine, showcases::queue, showcases::get,
         showcases::screenshot, showcases::decide, security_reports::queue, security_reports::submit,
-        security_reports::mine, security_reports::get, security_reports::act, statistics::interaction
+        security_reports::mine, security_reports::get, security_reports::act, statistics::interaction,
+        feedback::get, feedback::submit, feedback::list
     ),
     components(schemas(ErrorBody)),
     security(("token" = [])),
