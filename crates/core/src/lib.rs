@@ -17,6 +17,7 @@ pub mod quality;
 pub mod resource;
 pub mod security_report;
 pub mod showcase;
+pub mod usage_report;
 pub mod user;
 
 pub use error::{DomainError, FieldError};

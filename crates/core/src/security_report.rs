@@ -200,6 +200,9 @@ impl Report {
 pub struct Found {
     pub resource: bool,
     pub grant_resource: Option<i64>,
+    /// The grant is not the reporter's: it is recorded as given, unchecked, so that the answer
+    /// does not tell whether someone else's grant exists (the administration checks it).
+    pub grant_unverified: bool,
 }
 
 impl NewReport {
@@ -229,7 +232,7 @@ impl NewReport {
             c.check(found.resource, "resource_id", "not_found");
         }
         let grant = optional_id(&mut c, &self.grant_id, "grant_id", "grant_id");
-        if grant.is_some() {
+        if grant.is_some() && !found.grant_unverified {
             match found.grant_resource {
                 None => c.push(FieldError::new("grant_id", "not_found")),
                 Some(r) if resource.is_some_and(|given| given != r) => {
@@ -246,7 +249,9 @@ impl NewReport {
         c.finish()?;
         Ok(Report {
             kind: kind.expect("checked above"),
-            resource_id: resource.or(found.grant_resource.filter(|_| grant.is_some())),
+            resource_id: resource.or(found
+                .grant_resource
+                .filter(|_| grant.is_some() && !found.grant_unverified)),
             grant_id: grant,
             description: description.to_string(),
             evidence: (!evidence.is_empty()).then(|| evidence.to_string()),
@@ -473,9 +478,20 @@ mod tests {
             .validate(Found {
                 resource: false,
                 grant_resource: Some(3),
+                grant_unverified: false,
             })
             .unwrap();
         assert_eq!((r.resource_id, r.grant_id), (Some(3), Some(9)));
+        let unverified = Found {
+            grant_unverified: true,
+            ..Default::default()
+        };
+        let r = f.validate(unverified).unwrap();
+        assert_eq!(
+            (r.resource_id, r.grant_id),
+            (None, Some(9)),
+            "someone else's grant, unchecked"
+        );
     }
 
     #[test]
@@ -491,6 +507,7 @@ mod tests {
         let found = Found {
             resource: false,
             grant_resource: Some(4),
+            grant_unverified: false,
         };
         assert_eq!(
             codes(bad.validate(found)),
@@ -506,7 +523,8 @@ mod tests {
         assert_eq!(
             codes(f.validate(Found {
                 resource: true,
-                grant_resource: None
+                grant_resource: None,
+                grant_unverified: false,
             })),
             vec!["grant_id:grant_id"]
         );

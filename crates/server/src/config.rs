@@ -67,6 +67,10 @@ pub struct Config {
     /// Rules of security reports (`[security_report]`): `triage_days`, `handling_days`,
     /// `duplicate_window_secs`.
     pub security_report: pubdata_core::security_report::Rules,
+    /// Usage feedback on grants (`[feedback]`): `every_days` (90), `remind_days_before` (7),
+    /// `feedback_overdue_limit_days` (30), `feedback_policy` (`warn` or `block`),
+    /// `duplicate_window_secs`.
+    pub feedback: pubdata_core::usage_report::Rules,
     /// Requests per minute one AppKey may make to the data API (`PUBDATA_APP_KEY_RATE`).
     pub app_key_rate_per_minute: u32,
     /// Searches whose results are kept for reuse until the index changes
@@ -116,6 +120,7 @@ impl Default for Config {
             correction: Default::default(),
             showcase: Default::default(),
             security_report: Default::default(),
+            feedback: Default::default(),
             app_key_rate_per_minute: 600,
             search_cache_entries: 2_000,
         }
@@ -241,6 +246,7 @@ impl Config {
     pub fn access(&self) -> pubdata_service::access::AccessSettings {
         pubdata_service::access::AccessSettings {
             rules: self.application,
+            feedback: self.feedback,
         }
     }
 

@@ -910,3 +910,298 @@ async fn applications_grants_and_app_keys_on_postgres() {
     let Some(app) = TestApp::postgres().await else { return };
     story(app).await;
 }
+
+fn kinds(notices: &[Value], kind: &str) -> usize {
+    notices.iter().filter(|n| n["kind"] == kind).count()
+}
+
+async fn backdate(app: &TestApp, grant: i64, days_ago: i64) {
+    let mut tx = app.store.begin().await.unwrap();
+    pubdata_store_test_window(&mut tx, grant, &date(-days_ago)).await;
+    tx.commit().await.unwrap();
+}
+
+async fn remind(app: &TestApp) -> usize {
+    let rules = pubdata_core::usage_report::Rules::default();
+    pubdata_service::feedback::remind(&app.store, &rules).await.unwrap()
+}
+
+async fn feedback_of(app: &mut TestApp, grant: i64, token: &str) -> Value {
+    let r = call(
+        app,
+        Method::GET,
+        &format!("/api/v1/grants/{grant}/usage-reports"),
+        token,
+        None,
+    )
+    .await;
+    expect(&r, StatusCode::OK, "feedback")
+}
+
+fn has_grant(list: &Value, grant: i64) -> bool {
+    list.as_array().unwrap().iter().any(|f| f["grant_id"] == grant)
+}
+
+/// 数据应用反馈: a grant's due dates, the reminder sent once, the overdue mark seen by the
+/// consumer, the provider and the administration, the report that clears it; someone else's
+/// grant and a double submission refused with nothing changed; the warn and block policies when
+/// the consumer applies again.
+async fn feedback_story(mut app: TestApp) {
+    let w = world(&app).await;
+    let (open_id, _, _) = publish(&app, &w, "成都市街道名录", "unconditional").await;
+    let (cond_id, _, _) = publish(&app, &w, "成都市街道联系电话", "conditional").await;
+    let c = w.consumer.clone();
+    let r = call(
+        &mut app,
+        Method::POST,
+        &format!("/api/v1/resources/{open_id}/accept-terms"),
+        &c,
+        Some(json!({"accepted": true})),
+    )
+    .await;
+    let grant = expect(&r, StatusCode::CREATED, "terms")["grant_id"].as_i64().unwrap();
+    let settings = pubdata_service::access::AccessSettings::default();
+
+    // Granted 85 days ago: the first report is due in 5 days; the consumer is reminded once.
+    backdate(&app, grant, 85).await;
+    let f = feedback_of(&mut app, grant, &c).await;
+    assert_eq!(f["next_due"], date(5), "{f}");
+    assert_eq!(f["overdue"], false);
+    assert_eq!(remind(&app).await, 1, "due soon");
+    assert_eq!(remind(&app).await, 0, "once per due date");
+    pubdata_service::access::housekeeping(&app.store, &settings, &WorkCalendar::official())
+        .await
+        .unwrap();
+    assert_eq!(kinds(&notices(&mut app, &c).await, "usage_report_due_soon"), 1);
+
+    // 130 days on, the first due date passed 40 days ago: overdue, told once to the consumer
+    // and the provider; every side sees the mark.
+    backdate(&app, grant, 130).await;
+    assert_eq!(remind(&app).await, 1, "overdue");
+    assert_eq!(remind(&app).await, 0, "overdue once");
+    assert_eq!(kinds(&notices(&mut app, &c).await, "usage_report_overdue"), 1);
+    assert_eq!(
+        kinds(&notices(&mut app, &w.prov_reviewer).await, "usage_report_overdue"),
+        1
+    );
+    let f = feedback_of(&mut app, grant, &c).await;
+    assert_eq!(
+        (f["overdue"].clone(), f["overdue_days"].clone()),
+        (json!(true), json!(40)),
+        "{f}"
+    );
+    assert_eq!(f["next_due"], date(-40));
+    let r = call(&mut app, Method::GET, "/api/v1/usage-reports?scope=mine", &c, None).await;
+    assert!(has_grant(&expect(&r, StatusCode::OK, "mine"), grant));
+    for (who, token) in [("provider", &w.prov_reviewer), ("admin", &w.admin)] {
+        let r = call(&mut app, Method::GET, "/api/v1/usage-reports?overdue=true", token, None).await;
+        let list = expect(&r, StatusCode::OK, who);
+        assert!(has_grant(&list, grant), "{who}: {list}");
+        feedback_of(&mut app, grant, token).await;
+    }
+    let r = call(&mut app, Method::GET, "/api/v1/usage-reports", &w.other_provider, None).await;
+    assert!(!has_grant(&expect(&r, StatusCode::OK, "other provider"), grant));
+    let r = call(&mut app, Method::GET, "/api/v1/usage-reports", &c, None).await;
+    expect(&r, StatusCode::FORBIDDEN, "a consumer oversees nothing");
+
+    // Applying again with feedback overdue beyond 30 days: warned by default ...
+    let r = call(
+        &mut app,
+        Method::POST,
+        "/api/v1/applications",
+        &c,
+        Some(form(cond_id, &["code"])),
+    )
+    .await;
+    let app_id = expect(&r, StatusCode::CREATED, "draft")["id"].as_i64().unwrap();
+    let li = caller(&app, "li.si").await;
+    // ... refused under the block policy, with nothing changed ...
+    let mut block = settings.clone();
+    block.feedback.feedback_policy = pubdata_core::usage_report::OverduePolicy::Block;
+    let audit = app.audit_len().await;
+    let err = pubdata_service::access::submit(&app.store, &li, app_id, &block, &WorkCalendar::official())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("feedback_overdue"), "{err}");
+    assert_eq!(app.audit_len().await, audit, "nothing recorded");
+    let r = call(
+        &mut app,
+        Method::GET,
+        &format!("/api/v1/applications/{app_id}"),
+        &c,
+        None,
+    )
+    .await;
+    assert_eq!(expect(&r, StatusCode::OK, "still a draft")["state"], "draft");
+    // ... and through the API (warn) it goes on, with the warning.
+    let r = call(
+        &mut app,
+        Method::POST,
+        &format!("/api/v1/applications/{app_id}/submit"),
+        &c,
+        None,
+    )
+    .await;
+    let v = expect(&r, StatusCode::OK, "submitted with a warning");
+    assert_eq!(
+        (v["state"].clone(), v["warnings"].clone()),
+        (json!("pre_review"), json!(["feedback_overdue"]))
+    );
+
+    // Someone else's grant: the same answer as a grant that does not exist; nothing written.
+    let report = json!({"purpose": "用于街道便民服务地图小程序", "result": "小程序上线，累计服务 1200 人次",
+                        "users": 1200, "problems": "部分街道电话已过期"});
+    let audit = app.audit_len().await;
+    for (path, what) in [
+        (format!("/api/v1/grants/{grant}/usage-reports"), "someone else's"),
+        ("/api/v1/grants/999999/usage-reports".to_string(), "no such grant"),
+    ] {
+        let r = call(&mut app, Method::POST, &path, &w.other_consumer, Some(report.clone())).await;
+        let v = expect(&r, StatusCode::NOT_FOUND, what);
+        assert_eq!(v["error"]["code"], "not_found", "{what}: {v}");
+        let r = call(&mut app, Method::GET, &path, &w.other_consumer, None).await;
+        expect(&r, StatusCode::NOT_FOUND, what);
+    }
+    assert_eq!(app.audit_len().await, audit);
+    let r = call(
+        &mut app,
+        Method::POST,
+        &format!("/api/v1/grants/{grant}/usage-reports"),
+        &c,
+        Some(json!({"purpose": "短", "users": "许多"})),
+    )
+    .await;
+    let v = expect(&r, StatusCode::UNPROCESSABLE_ENTITY, "bad report");
+    assert!(
+        field_codes(&v).contains(&("users".to_string(), "non_negative_integer".to_string())),
+        "{v}"
+    );
+
+    // The report covers the overdue date; the mark is gone for everyone.
+    let r = call(
+        &mut app,
+        Method::POST,
+        &format!("/api/v1/grants/{grant}/usage-reports"),
+        &c,
+        Some(report.clone()),
+    )
+    .await;
+    let f = expect(&r, StatusCode::CREATED, "report");
+    assert_eq!(f["covered"], json!([date(-40)]), "{f}");
+    assert_eq!(
+        (f["overdue"].clone(), f["next_due"].clone()),
+        (json!(false), json!(date(50)))
+    );
+    assert_eq!(f["reports"][0]["problems"], "部分街道电话已过期");
+    assert_eq!(
+        kinds(&notices(&mut app, &w.prov_reviewer).await, "usage_report_submitted"),
+        1
+    );
+    let r = call(
+        &mut app,
+        Method::GET,
+        "/api/v1/usage-reports?overdue=true",
+        &w.admin,
+        None,
+    )
+    .await;
+    assert!(!has_grant(&expect(&r, StatusCode::OK, "admin after"), grant));
+
+    // A double click: refused with a clear code, nothing changed.
+    let audit = app.audit_len().await;
+    let r = call(
+        &mut app,
+        Method::POST,
+        &format!("/api/v1/grants/{grant}/usage-reports"),
+        &c,
+        Some(report),
+    )
+    .await;
+    let v = expect(&r, StatusCode::CONFLICT, "double click");
+    assert_eq!(v["error"]["code"], "usage_report_duplicate", "{v}");
+    assert_eq!(app.audit_len().await, audit);
+    assert_eq!(
+        feedback_of(&mut app, grant, &c).await["reports"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // No longer overdue: applying again under the block policy goes through.
+    let r = call(
+        &mut app,
+        Method::POST,
+        "/api/v1/applications",
+        &c,
+        Some(form(cond_id, &["code"])),
+    )
+    .await;
+    let second = expect(&r, StatusCode::CREATED, "draft 2")["id"].as_i64().unwrap();
+    let outcome = pubdata_service::access::submit(&app.store, &li, second, &block, &WorkCalendar::official())
+        .await
+        .unwrap();
+    assert!(!outcome.feedback_overdue);
+
+    // A security report naming a grant the reporter does not hold answers the same whether or
+    // not the grant exists: no probing for someone else's grants.
+    let mut answers = Vec::new();
+    for (id, text) in [
+        (grant, "该授权数据疑似被转售给第三方。"),
+        (999_999, "另一授权数据疑似被转售给第三方。"),
+    ] {
+        let body = json!({"kind": "misuse", "grant_id": id, "description": text});
+        let r = call(
+            &mut app,
+            Method::POST,
+            "/api/v1/security-reports",
+            &w.other_consumer,
+            Some(body),
+        )
+        .await;
+        let v = expect(&r, StatusCode::CREATED, "misuse report");
+        answers.push((v["grant_id"] == id, v["resource_id"].clone(), v["state"].clone()));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].1, Value::Null, "the grant's resource is not revealed");
+}
+
+#[tokio::test]
+async fn usage_feedback_on_sqlite() {
+    feedback_story(TestApp::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn usage_feedback_on_postgres() {
+    let Some(app) = TestApp::postgres().await else { return };
+    feedback_story(app).await;
+}
+
+#[test]
+fn feedback_notices_and_messages_are_translated_and_configurable() {
+    use pubdata_server::i18n::{self, Lang};
+    let keys = [
+        "notice_kind.usage_report_submitted",
+        "notice_kind.usage_report_due_soon",
+        "notice_kind.usage_report_overdue",
+        "error.conflict.feedback_overdue",
+        "error.conflict.usage_report_duplicate",
+        "error.conflict.usage_report_not_due",
+        "field.non_negative_integer",
+        "field.url",
+    ];
+    for lang in [Lang::ZhCn, Lang::En] {
+        let missing: Vec<&str> = keys.into_iter().filter(|k| !i18n::has(lang, k)).collect();
+        assert!(missing.is_empty(), "{lang:?} lacks {missing:?}");
+    }
+    let c: pubdata_server::Config =
+        toml::from_str("[feedback]\nevery_days = 30\nfeedback_overdue_limit_days = 10\nfeedback_policy = \"block\"")
+            .unwrap();
+    let access = c.access();
+    assert_eq!(access.feedback.every_days, 30);
+    assert_eq!(access.feedback.feedback_overdue_limit_days, 10);
+    assert_eq!(
+        access.feedback.feedback_policy,
+        pubdata_core::usage_report::OverduePolicy::Block
+    );
+    assert!(toml::from_str::<pubdata_server::Config>("[feedback]\nfeedback_policy = \"ignore\"").is_err());
+}

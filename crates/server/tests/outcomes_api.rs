@@ -555,7 +555,7 @@ async fn security_story(mut app: TestApp) {
     expect(&r, StatusCode::OK, "rows before");
 
     // Another consumer reports misuse of that grant.
-    let body = json!({"kind": "misuse", "grant_id": grant, "description": "该授权数据被转售给第三方用于营销。",
+    let body = json!({"kind": "misuse", "resource_id": res, "grant_id": grant, "description": "该授权数据被转售给第三方用于营销。",
                       "evidence": "某网站出售的街道电话表与本数据一致。"});
     let r = call(
         &mut app,
@@ -580,7 +580,7 @@ async fn security_story(mut app: TestApp) {
     .await;
     let v = expect(&r, StatusCode::CREATED, "report");
     let id = v["id"].as_i64().unwrap();
-    assert_eq!(v["resource_id"], res, "the grant's resource");
+    assert_eq!(v["resource_id"], res, "the resource named");
     assert!(
         v["severity"].is_null() && v["history"].as_array().unwrap().is_empty(),
         "reporter's limited view"

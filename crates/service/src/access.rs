@@ -26,6 +26,8 @@ use crate::{Caller, Result, Store, StoreError};
 #[derive(Debug, Clone, Default)]
 pub struct AccessSettings {
     pub rules: Rules,
+    /// Usage feedback (数据应用反馈): its schedule and the policy on applying again.
+    pub feedback: pubdata_core::usage_report::Rules,
 }
 
 fn today() -> Date {
@@ -500,15 +502,29 @@ fn validated(
     Ok(stored_form(row, items).validate(&refs(resources), today(), rules)?)
 }
 
-/// 提交 — checks the whole application against the resources and sends it to pre-review.
+/// What a submission has to tell the applicant besides its success.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SubmitOutcome {
+    /// The applicant's usage feedback is overdue beyond the limit (policy `warn`).
+    pub feedback_overdue: bool,
+}
+
+/// 提交 — checks the whole application against the resources and sends it to pre-review. An
+/// applicant whose usage feedback is overdue beyond the limit is warned, or refused
+/// (`feedback_overdue`) under the `block` policy with nothing changed.
 pub async fn submit(
     store: &Store,
     caller: &Caller,
     id: i64,
     settings: &AccessSettings,
     calendar: &WorkCalendar,
-) -> Result<()> {
+) -> Result<SubmitOutcome> {
     let rules = settings.rules;
+    let own = store
+        .application(id)
+        .await?
+        .is_some_and(|a| Some(a.applicant_id) == caller.actor.user_id);
+    let feedback_overdue = own && crate::feedback::on_applying(store, caller, &settings.feedback).await?;
     transition(
         store,
         caller,
@@ -525,7 +541,7 @@ pub async fn submit(
         },
     )
     .await
-    .map(|_| ())
+    .map(|_| SubmitOutcome { feedback_overdue })
 }
 
 /// 补充材料 — the applicant answers a request for more information, with the application as
@@ -1168,6 +1184,7 @@ pub async fn housekeeping(store: &Store, settings: &AccessSettings, calendar: &W
     expire_grants(store).await?;
     auto_relay_due(store, settings, calendar).await?;
     remind(store).await?;
+    crate::feedback::remind(store, &settings.feedback).await?;
     Ok(())
 }
 

@@ -87,7 +87,7 @@ pub struct Submitted {
     pub created: bool,
 }
 
-async fn found(store: &Store, input: &NewReport) -> Result<Found> {
+async fn found(store: &Store, input: &NewReport, user_id: i64) -> Result<Found> {
     let resource = match input.resource() {
         Some(id) => match store.resource(id).await? {
             Some(row) => {
@@ -98,13 +98,16 @@ async fn found(store: &Store, input: &NewReport) -> Result<Found> {
         },
         None => false,
     };
-    let grant_resource = match input.grant() {
-        Some(id) => store.grant(id).await?.map(|g| g.resource_id),
+    // Only the reporter's own grant is looked up: any other id, whether or not such a grant
+    // exists, gets the same answer (recorded unchecked for the administration to verify).
+    let grant = match input.grant() {
+        Some(id) => store.grant(id).await?.filter(|g| g.consumer_id == user_id),
         None => None,
     };
     Ok(Found {
         resource,
-        grant_resource,
+        grant_resource: grant.as_ref().map(|g| g.resource_id),
+        grant_unverified: input.grant().is_some() && grant.is_none(),
     })
 }
 
@@ -118,7 +121,7 @@ pub async fn submit(
     calendar: &WorkCalendar,
 ) -> Result<Submitted> {
     let user_id = security_report::may_submit(&caller.actor)?;
-    let r = input.validate(found(store, input).await?)?;
+    let r = input.validate(found(store, input, user_id).await?)?;
     let fingerprint = r.fingerprint();
     let t = security_report::submit(rules);
     let mut tx = store.begin().await?;

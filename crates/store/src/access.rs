@@ -132,6 +132,8 @@ pub struct GrantRow {
     pub resource_id: i64,
     pub resource_code: String,
     pub resource_title: String,
+    /// The provider department that owns the resource.
+    pub provider_org_id: i64,
     pub consumer_id: i64,
     pub consumer_name: String,
     pub fields: Vec<String>,
@@ -146,23 +148,25 @@ pub struct GrantRow {
     pub updated_at: i64,
 }
 
-const GRANT_COLUMNS: &str =
+pub(crate) const GRANT_COLUMNS: &str =
     "g.id, g.application_id, g.resource_id, r.code AS resource_code, r.title AS resource_title, \
-    g.consumer_id, u.display_name AS consumer_name, g.fields, g.valid_from, g.valid_to, g.methods, g.row_filter, \
+    r.provider_org_id, g.consumer_id, u.display_name AS consumer_name, g.fields, g.valid_from, g.valid_to, g.methods, g.row_filter, \
     g.state, g.revoke_reason, g.created_at, g.updated_at";
-const GRANT_FROM: &str = "grants g JOIN resources r ON r.id = g.resource_id JOIN users u ON u.id = g.consumer_id";
+pub(crate) const GRANT_FROM: &str =
+    "grants g JOIN resources r ON r.id = g.resource_id JOIN users u ON u.id = g.consumer_id";
 
 fn list(s: Option<String>) -> Vec<String> {
     json(s).and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default()
 }
 
-fn grant_row(r: &AnyRow) -> Result<GrantRow> {
+pub(crate) fn grant_row(r: &AnyRow) -> Result<GrantRow> {
     Ok(GrantRow {
         id: r.try_get("id")?,
         application_id: r.try_get("application_id")?,
         resource_id: r.try_get("resource_id")?,
         resource_code: r.try_get("resource_code")?,
         resource_title: r.try_get("resource_title")?,
+        provider_org_id: r.try_get("provider_org_id")?,
         consumer_id: r.try_get("consumer_id")?,
         consumer_name: r.try_get("consumer_name")?,
         fields: list(r.try_get("fields")?),

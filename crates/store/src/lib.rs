@@ -24,6 +24,7 @@ mod resource;
 mod security_report;
 mod session;
 mod showcase;
+mod usage_report;
 mod user;
 
 pub use access::{
@@ -47,6 +48,7 @@ pub use resource::{
 pub use security_report::{NewSecurityReportRow, SecurityReportChange, SecurityReportFilter, SecurityReportRow};
 pub use session::{ApiTokenRow, SessionRow};
 pub use showcase::{NewShowcaseRow, ShowcaseFilter, ShowcaseResourceRow, ShowcaseRow};
+pub use usage_report::{NewUsageReportRow, UsageReportRow};
 pub use user::{MembershipRow, UserRow};
 
 use std::str::FromStr;

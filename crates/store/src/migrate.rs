@@ -55,6 +55,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0007_outcomes.sql"),
     },
     Migration {
+        version: 8,
+        name: "feedback",
+        sqlite: include_str!("../migrations/sqlite/0008_feedback.sql"),
+        postgres: include_str!("../migrations/postgres/0008_feedback.sql"),
+    },
+    Migration {
         version: 9,
         name: "quality",
         sqlite: include_str!("../migrations/sqlite/0009_quality.sql"),

@@ -47,6 +47,9 @@ pub struct ApplicationDto {
     pub resources: Vec<ApplicationItemDto>,
     pub history: Vec<EventDto>,
     pub grants: Vec<GrantDto>,
+    /// What the applicant should know besides success: `feedback_overdue` when their usage
+    /// feedback is overdue beyond the limit (under the `warn` policy).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -154,6 +157,7 @@ fn row_dto(row: ApplicationRow) -> ApplicationDto {
         resources: Vec::new(),
         history: Vec::new(),
         grants: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 
@@ -222,11 +226,16 @@ pub async fn update(
 /// 提交 — every rule checked; on to pre-review.
 #[utoipa::path(post, path = "/applications/{id}/submit", operation_id = "submit_application", tag = "applications",
     params(("id" = i64, Path)), responses((status = 200, body = ApplicationDto, description = "in pre-review"),
-    (status = 409, body = ErrorBody, description = "not a draft"),
+    (status = 409, body = ErrorBody, description = "not a draft, or usage feedback overdue beyond the limit \
+    under the block policy (feedback_overdue)"),
     (status = 422, body = ErrorBody, description = "what is missing or wrong, per field")))]
 pub async fn submit(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Json<ApplicationDto>> {
-    access::submit(&app.store, &ctx.caller, id, &app.access, &app.calendar).await?;
-    view(&app, &ctx, id).await
+    let outcome = access::submit(&app.store, &ctx.caller, id, &app.access, &app.calendar).await?;
+    let Json(mut dto) = view(&app, &ctx, id).await?;
+    if outcome.feedback_overdue {
+        dto.warnings.push("feedback_overdue".into());
+    }
+    Ok(Json(dto))
 }
 
 /// 撤回 — before any decision.

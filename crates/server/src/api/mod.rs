@@ -6,6 +6,7 @@ mod accounts;
 mod applications;
 mod corrections;
 mod demands;
+mod feedback;
 mod notices;
 pub(crate) mod quality;
 mod regions;
@@ -87,6 +88,8 @@ pub fn routes() -> Router<AppState> {
         .route("/grants", get(applications::grants))
         .route("/grants/{id}/app-key", post(applications::app_key))
         .route("/grants/{id}/revoke", post(applications::revoke))
+        .route("/grants/{id}/usage-reports", get(feedback::get).post(feedback::submit))
+        .route("/usage-reports", get(feedback::list))
         .route("/demands", get(demands::list).post(demands::submit))
         .route("/demands/mine", get(demands::mine))
         .route("/demands/{id}", get(demands::get))
@@ -217,7 +220,8 @@ impl Modify for Security {
         showcases::list, showcases::submit, showcases::mine, showcases::queue, showcases::get,
         showcases::screenshot, showcases::decide, security_reports::queue, security_reports::submit,
         security_reports::mine, security_reports::get, security_reports::act, statistics::interaction,
-        quality::resource, quality::organisation
+        quality::resource, quality::organisation,
+        feedback::get, feedback::submit, feedback::list
     ),
     components(schemas(ErrorBody)),
     security(("token" = [])),
