@@ -64,10 +64,11 @@ fn burst<T: Send + 'static>(
             })
         })
         .collect();
-    let _ = wait_until(Duration::from_secs(60), || match acked.lock().unwrap().len() {
-        n if n >= kill_at => Ok(()),
-        n => Err(format!("{n} acknowledged")),
-    });
+    // Watch closely: the burst must still be going when the kill comes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while acked.lock().unwrap().len() < kill_at && std::time::Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(1));
+    }
     s.kill9();
     stop.store(true, Ordering::Relaxed);
     for h in handles {

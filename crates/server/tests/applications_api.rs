@@ -1058,7 +1058,7 @@ async fn feedback_story(mut app: TestApp) {
     ] {
         let r = call(&mut app, Method::POST, &path, &w.other_consumer, Some(report.clone())).await;
         let v = expect(&r, StatusCode::NOT_FOUND, what);
-        assert_eq!(v["error"]["code"], "not_found", "{what}: {v}");
+        assert_eq!(v["error"]["code"], "grant_not_found", "{what}: {v}");
         let r = call(&mut app, Method::GET, &path, &w.other_consumer, None).await;
         expect(&r, StatusCode::NOT_FOUND, what);
     }

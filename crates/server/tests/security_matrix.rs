@@ -532,6 +532,18 @@ fn classify(method: &str, path: &str, ids: &Ids) -> Option<(Rule, String, Option
             format!("/security-reports/{}/action", i.report),
             Some(json!({"action": "triage", "severity": "high"})),
         ),
+        ("get", "/grants/{id}/usage-reports") => (OwnerOnly, format!("/grants/{}/usage-reports", i.grant), None),
+        ("post", "/grants/{id}/usage-reports") => (
+            OwnerOnly,
+            format!("/grants/{}/usage-reports", i.grant),
+            Some(
+                json!({"purpose": "用于城市规划课题的街道服务设施分析。", "result": "完成了课题中期报告。",
+                        "users": "5", "decisions": "", "problems": "", "link": "", "idempotency_key": "matrix"}),
+            ),
+        ),
+        ("get", "/usage-reports") => (LoggedIn, path.into(), None),
+        ("get", "/resources/{id}/quality") => (Public, format!("/resources/{}/quality", i.open), None),
+        ("get", "/organisations/{id}/quality") => (Public, format!("/organisations/{}/quality", i.provider), None),
         _ => panic!("route {method} {path} is not classified in security_matrix.rs: add its rule"),
     };
     Some((rule, concrete, body))
@@ -548,6 +560,14 @@ fn also_refused(method: &str, path: &str, who: Who) -> bool {
         }
         ("get", "/showcases/{id}") | ("get", "/showcases/{id}/screenshot") => {
             matches!(who, ProviderEditor | ProviderReviewer | OtherProvider)
+        }
+        // Only the holder reports on the use of a grant; its provider and the administration
+        // institution read the reports.
+        ("post", "/grants/{id}/usage-reports") => {
+            matches!(
+                who,
+                ProviderEditor | ProviderReviewer | AdminReviewer | AdminManager | Sysadmin
+            )
         }
         // The reporter, the administration institution, and the provider only once routed.
         ("get", "/security-reports/{id}") => matches!(who, ProviderEditor | ProviderReviewer | OtherProvider),

@@ -242,7 +242,8 @@ pub async fn remind(store: &Store, rules: &Rules) -> Result<usize> {
             .param("due", due.as_str())
             .link(link(g.id));
         interaction::notify(&mut tx, &users, &notice).await?;
-        let mut e = system.audit(&format!("usage_report.{kind}"), "grant", g.id);
+        let action = format!("usage_report.{kind}");
+        let mut e = system.audit(&action, "grant", g.id);
         e.after = Some(json!({"period_due": due}));
         tx.audit(e).await?;
         tx.commit().await?;

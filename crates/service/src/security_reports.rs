@@ -121,7 +121,14 @@ pub async fn submit(
     calendar: &WorkCalendar,
 ) -> Result<Submitted> {
     let user_id = security_report::may_submit(&caller.actor)?;
-    let r = input.validate(found(store, input, user_id).await?)?;
+    let mut r = input.validate(found(store, input, user_id).await?)?;
+    // A grant number that names no grant is not kept (there is nothing to link it to); the
+    // reporter gets the same answer either way, so nothing is revealed.
+    if let Some(id) = r.grant_id {
+        if store.grant(id).await?.is_none() {
+            r.grant_id = None;
+        }
+    }
     let fingerprint = r.fingerprint();
     let t = security_report::submit(rules);
     let mut tx = store.begin().await?;

@@ -53,7 +53,9 @@ fn dto(v: ReportView) -> SecurityReportDto {
         kind: r.kind,
         resource_id: r.resource_id,
         resource_title: r.resource_title,
-        grant_id: r.grant_id,
+        // Only those who handle the report see which grant it names (and it is kept only when
+        // such a grant exists), so the reporter's answer never reveals whether a grant exists.
+        grant_id: r.grant_id.filter(|_| full),
         description: r.description,
         evidence: r.evidence,
         state: r.state,

@@ -521,7 +521,8 @@ pub async fn apply(
         return Ok(see_other(&path, "application_saved"));
     }
     match access::submit(&app.store, &ctx.caller, id, &app.access, &app.calendar).await {
-        Ok(()) => Ok(see_other(&path, "application_submitted")),
+        Ok(outcome) if outcome.feedback_overdue => Ok(see_other(&path, "application_submitted_feedback_overdue")),
+        Ok(_) => Ok(see_other(&path, "application_submitted")),
         // Checked above; should the resource change meanwhile, the saved draft shows why.
         Err(e) => {
             let view = own(&app, &ctx, id).await?;
