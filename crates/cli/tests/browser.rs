@@ -62,6 +62,7 @@ const ADMIN_MANAGER_NAV: &[&str] = &[
     "orgs",
     "users",
     "audit",
+    "timeliness",
     "showcase_queue",
     "security_reports",
 ];
@@ -75,6 +76,7 @@ const REVIEWER_NAV: &[&str] = &[
     "review",
     "requests_queue",
     "applications",
+    "timeliness",
     "showcase_queue",
     "security_reports",
 ];
