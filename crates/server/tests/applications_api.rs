@@ -1077,6 +1077,44 @@ async fn feedback_story(mut app: TestApp) {
         "{v}"
     );
 
+    // The same in the web UI: the consumer's list with the overdue mark and the form (a bad
+    // form is refused with the problems named), the provider's list, and no page for others.
+    let mut web = app.browser();
+    assert_eq!(web.login("li.si", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    let page = web.get("/feedback").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains(&format!("id=\"feedback-{grant}\"")) && page.body.contains("已逾期"),
+        "{}",
+        page.body
+    );
+    let page = web.get(&format!("/feedback/grants/{grant}")).await;
+    assert!(page.body.contains("id=\"feedback-form\""), "{}", page.body);
+    let audit = app.audit_len().await;
+    let bad = web
+        .post_form(
+            &format!("/feedback/grants/{grant}"),
+            &[("purpose", "短"), ("users", "许多")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(
+        bad.body.contains("id=\"e-users\"") && bad.body.contains("id=\"e-result\""),
+        "{}",
+        bad.body
+    );
+    assert_eq!(app.audit_len().await, audit);
+    let mut staff = app.browser();
+    assert_eq!(staff.login("t.reviewer", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    let page = staff.get("/feedback?overdue=1").await;
+    assert!(page.body.contains(&format!("id=\"feedback-{grant}\"")), "{}", page.body);
+    let mut other = app.browser();
+    assert_eq!(other.login("zhang.san", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        other.get(&format!("/feedback/grants/{grant}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+
     // The report covers the overdue date; the mark is gone for everyone.
     let r = call(
         &mut app,
@@ -1106,6 +1144,14 @@ async fn feedback_story(mut app: TestApp) {
     )
     .await;
     assert!(!has_grant(&expect(&r, StatusCode::OK, "admin after"), grant));
+
+    let page = web.get(&format!("/feedback/grants/{grant}")).await;
+    // The report is listed; the form now offers the next period (reporting early is allowed).
+    assert!(
+        page.body.contains("部分街道电话已过期") && page.body.contains(&date(50)),
+        "{}",
+        page.body
+    );
 
     // A double click: refused with a clear code, nothing changed.
     let audit = app.audit_len().await;

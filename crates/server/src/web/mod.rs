@@ -6,6 +6,7 @@ mod admin;
 mod application;
 mod auth;
 pub(crate) mod catalogue;
+mod feedback;
 mod inbox;
 mod interaction;
 mod provider;
@@ -95,6 +96,11 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/statistics_interaction.html"),
     ),
     ("showcases.html", include_str!("../../templates/showcases.html")),
+    ("feedback_list.html", include_str!("../../templates/feedback_list.html")),
+    (
+        "feedback_grant.html",
+        include_str!("../../templates/feedback_grant.html"),
+    ),
     ("showcase_new.html", include_str!("../../templates/showcase_new.html")),
     ("showcase.html", include_str!("../../templates/showcase.html")),
     (
@@ -255,6 +261,8 @@ pub fn routes() -> Router<AppState> {
         .route("/showcases", get(showcase::gallery).post(showcase::submit))
         .route("/showcases/new", get(showcase::new_form))
         .route("/showcases/queue", get(showcase::queue))
+        .route("/feedback", get(feedback::list))
+        .route("/feedback/grants/{id}", get(feedback::grant).post(feedback::submit))
         .route("/showcases/{id}", get(showcase::page))
         .route("/showcases/{id}/screenshot", get(showcase::screenshot))
         .route("/showcases/{id}/decision", post(showcase::decide))
