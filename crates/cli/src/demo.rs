@@ -36,6 +36,11 @@ pub struct DemoArgs {
     /// Listen address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: String,
+    /// Keep the demo's database in PostgreSQL (an empty database, e.g.
+    /// `postgres://postgres@127.0.0.1:5432/pubdata_demo`) instead of SQLite in the data folder;
+    /// files and the search index stay in the data folder.
+    #[arg(long)]
+    pub database_url: Option<String>,
 }
 
 /// A demo organisation: name, kind, the region and organisation-code body of its credit code.
@@ -100,7 +105,7 @@ pub async fn run(config_path: Option<&Path>, args: DemoArgs) -> anyhow::Result<(
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut config = Config::load(config_path)?;
     config.data_dir = dir.clone();
-    config.database_url = None;
+    config.database_url = args.database_url.clone();
     config.addr = args.addr.clone();
     let store = crate::open_store(&config).await?;
     crate::ensure_regions(&store, &config).await?;

@@ -107,6 +107,14 @@ enum UserCommand {
     Disable { login: String },
     /// Enable a disabled account.
     Enable { login: String },
+    /// Create an API token for an account and print its secret once, for scripts that act as
+    /// that account (the audit log records it as made from the console).
+    Token {
+        login: String,
+        /// A name the account's owner will recognise the token by.
+        #[arg(long, default_value = "console")]
+        name: String,
+    },
 }
 
 #[derive(Args)]
@@ -421,6 +429,22 @@ async fn user(store: &Store, caller: &Caller, cmd: UserCommand) -> anyhow::Resul
         }
         UserCommand::Disable { login } => set_disabled(store, caller, &login, true).await?,
         UserCommand::Enable { login } => set_disabled(store, caller, &login, false).await?,
+        UserCommand::Token { login, name } => {
+            let u = store
+                .user_by_login(&login)
+                .await?
+                .ok_or_else(|| anyhow!("no user with login {login:?}"))?;
+            if u.disabled {
+                return Err(anyhow!("{login} is disabled: enable the account first"));
+            }
+            let as_user = Caller {
+                actor: accounts::actor_for(&u),
+                label: format!("console as {login}"),
+                ip: None,
+            };
+            let (_, secret) = pubdata_service::auth::create_token(store, &as_user, &name).await?;
+            println!("{secret}");
+        }
     }
     Ok(())
 }

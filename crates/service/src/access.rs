@@ -763,14 +763,20 @@ pub async fn grant_for(store: &Store, caller: &Caller, resource_id: i64, method:
         reason: "login_required",
     })?;
     let today = today();
-    store
-        .list_grants(Some(user_id), Some(resource_id))
-        .await?
-        .into_iter()
+    let grants = store
+        .remembered(format!("grants:{user_id}:{resource_id}"), || async {
+            Ok(std::sync::Arc::new(
+                store.list_grants(Some(user_id), Some(resource_id)).await?,
+            ))
+        })
+        .await?;
+    grants
+        .iter()
         .find(|g| {
             let grant = grant_of(g);
             grant.is_usable(today) && grant.allows(method)
         })
+        .cloned()
         .ok_or_else(|| {
             DomainError::Conflict {
                 code: "grant_required",
@@ -954,8 +960,11 @@ pub async fn grant_for_key(store: &Store, key: &str) -> Result<GrantRow> {
     if !key.starts_with("pak_") || key.len() > 100 {
         return Err(unauthenticated());
     }
+    // Remembered briefly (see [`Store::remembered`]): revoking the key or the grant here is
+    // seen at once, on another node within `HOT_TTL`.
+    let hash = key_hash(key);
     let row = store
-        .grant_by_app_key(&key_hash(key))
+        .remembered(format!("app_key:{hash}"), || store.grant_by_app_key(&hash))
         .await?
         .ok_or_else(unauthenticated)?;
     if !grant_of(&row).is_usable(today()) {

@@ -230,9 +230,12 @@ pub async fn resolve_token(store: &Store, secret: &str) -> Result<UserRow> {
     if !secret.starts_with(TOKEN_PREFIX) {
         return Err(invalid.into());
     }
-    // The token, its user and the user's memberships in one query.
+    // The token, its user and the user's memberships in one query, remembered briefly (see
+    // [`Store::remembered`]): revoking the token here is seen at once, on another node within
+    // `HOT_TTL`; its `last_used_at` is then written when the query runs again.
+    let hash = sha256_hex(secret);
     let (token, user) = store
-        .use_api_token_with_user(&sha256_hex(secret))
+        .remembered(format!("api_token:{hash}"), || store.use_api_token_with_user(&hash))
         .await?
         .ok_or(invalid.clone())?;
     if token.revoked_at.is_some() {

@@ -40,7 +40,11 @@ async fn api_access(
             }
             .into());
         }
-        let table = store.current_datastore_table(resource_id).await?;
+        let table = store
+            .remembered(format!("current_table:{resource_id}"), || {
+                store.current_datastore_table(resource_id)
+            })
+            .await?;
         return Ok((Some(grant), table));
     }
     if !caller.actor.is_authenticated() {
@@ -49,13 +53,14 @@ async fn api_access(
         }
         .into());
     }
-    let (r, table) = resources::get_with_table(store, caller, resource_id).await?;
+    let found = resources::get_with_table(store, caller, resource_id).await?;
+    let (r, table) = &*found;
     let staff = caller.actor.memberships.iter().any(|m| {
         m.role.is_staff()
             && (m.org_id == Some(r.row.provider_org_id) || matches!(m.role, Role::AdminManager | Role::AdminReviewer))
     });
     if staff {
-        return Ok((None, table));
+        return Ok((None, table.clone()));
     }
     let grant = access::grant_for(store, caller, resource_id, AccessMethod::Api)
         .await
@@ -71,7 +76,7 @@ async fn api_access(
             .into(),
             other => other,
         })?;
-    Ok((Some(grant), table))
+    Ok((Some(grant), table.clone()))
 }
 
 /// Narrows a query to a grant: only its fields (all when it names none) and only the rows its

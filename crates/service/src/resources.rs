@@ -2,6 +2,8 @@
 //! Every transition goes through `core::resource::apply`; this module stores the result with
 //! its review record, audit event, notices, catalogue change and plan-item progress.
 
+use std::sync::Arc;
+
 use pubdata_core::calendar::{Date, WorkCalendar, RESOURCE_REVIEW_DAYS};
 use pubdata_core::metadata::{resource_code, NewResourceMeta, ResourceMeta};
 use pubdata_core::plan::follow_resource;
@@ -74,17 +76,22 @@ pub async fn get(store: &Store, caller: &Caller, id: i64) -> Result<Resource> {
     Ok(r)
 }
 
-/// A resource as [`get`] finds it, with the datastore table of its current data (one query).
-pub async fn get_with_table(store: &Store, caller: &Caller, id: i64) -> Result<(Resource, Option<String>)> {
-    let (row, table) = store
-        .resource_with_table(id)
+/// A resource as [`get`] finds it, with the datastore table of its current data (one query, its
+/// answer remembered briefly for the data API's calls: see [`Store::remembered`]).
+pub async fn get_with_table(store: &Store, caller: &Caller, id: i64) -> Result<Arc<(Resource, Option<String>)>> {
+    let found = store
+        .remembered(format!("resource_with_table:{id}"), || async {
+            match store.resource_with_table(id).await? {
+                Some((row, table)) => Ok(Some(Arc::new((parse(row)?, table)))),
+                None => Ok(None),
+            }
+        })
         .await?
         .ok_or(DomainError::NotFound { what: "resource" })?;
-    let r = parse(row)?;
-    if !may_see(&caller.actor, &r) {
+    if !may_see(&caller.actor, &found.0) {
         return Err(DomainError::NotFound { what: "resource" }.into());
     }
-    Ok((r, table))
+    Ok(found)
 }
 
 async fn for_update(tx: &mut Tx, id: i64) -> Result<Resource> {

@@ -12,6 +12,7 @@ pub mod datastore;
 mod demand;
 pub mod export;
 mod files;
+mod hot;
 mod interaction;
 mod job;
 mod migrate;
@@ -35,6 +36,7 @@ pub use audit::{AuditEntry, AuditRow, VerifyReport};
 pub use correction::{CorrectionChange, CorrectionFilter, CorrectionRow, NewCorrectionRow};
 pub use demand::{DemandChange, DemandFilter, DemandRow, NewDemandRow};
 pub use files::{FileRange, FileStore, FileWriter, StoredFile, TooLarge};
+pub use hot::HOT_TTL;
 pub use interaction::{InteractionEventRow, NewInteractionEvent, ResponseRecord};
 pub use job::{JobRow, JobState};
 pub use notice::{EmailState, NoticeRow, UnsentNotice};
@@ -92,6 +94,8 @@ pub struct Store {
     backend: Backend,
     /// Datastore column lists, shared by the store's clones.
     columns: datastore::ColumnCache,
+    /// Values the data API reads on every call (see [`Store::remembered`]), shared likewise.
+    hot: hot::HotCache,
 }
 
 /// Milliseconds since the Unix epoch: the one time representation in the database.
@@ -124,6 +128,7 @@ impl Store {
                     write,
                     backend,
                     columns: Default::default(),
+                    hot: Default::default(),
                 }
             }
             Backend::Postgres => {
@@ -156,6 +161,7 @@ impl Store {
                     write: pool,
                     backend,
                     columns: Default::default(),
+                    hot: Default::default(),
                 }
             }
         };
@@ -176,6 +182,7 @@ impl Store {
         Ok(Tx {
             tx: self.write.begin().await?,
             backend: self.backend,
+            hot: self.hot.clone(),
         })
     }
 
@@ -239,11 +246,14 @@ async fn sqlite_pool(max: u32, connect: &AnyConnectOptions) -> Result<AnyPool> {
 pub struct Tx {
     tx: Transaction<'static, Any>,
     backend: Backend,
+    hot: hot::HotCache,
 }
 
 impl Tx {
     pub async fn commit(self) -> Result<()> {
         self.tx.commit().await?;
+        // After the commit, not before: a read that saw the old state is then never kept.
+        self.hot.forget_all();
         Ok(())
     }
 

@@ -620,17 +620,71 @@ pub async fn get_distribution(
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct RowsDto {
-    pub fields: Vec<String>,
+pub struct RowsDto<'a> {
+    pub fields: &'a [String],
     /// One object per row, field name to value (text; null when empty).
     #[schema(value_type = Vec<Object>)]
-    pub records: Vec<serde_json::Map<String, serde_json::Value>>,
+    pub records: Records<'a>,
     /// Rows matching the filters.
     pub total: u64,
     pub limit: u64,
     pub offset: u64,
     /// Pass as `after` to get the next page in file order.
     pub next_after: Option<i64>,
+}
+
+/// The rows of a page as JSON objects, written straight from the query's result instead of
+/// through a map per row (the data API's hottest path). Keys come in name order, the last of
+/// equal names winning, as a `serde_json::Map` would write them.
+pub struct Records<'a> {
+    fields: &'a [String],
+    rows: &'a [Vec<Option<String>>],
+    /// Field positions in key order.
+    order: Vec<usize>,
+}
+
+impl<'a> Records<'a> {
+    fn new(fields: &'a [String], rows: &'a [Vec<Option<String>>]) -> Self {
+        let mut order: Vec<usize> = (0..fields.len()).collect();
+        // Stable: equal names stay in field order, and the last of them is kept.
+        order.sort_by(|a, b| fields[*a].cmp(&fields[*b]));
+        let mut keep: Vec<usize> = Vec::with_capacity(order.len());
+        for i in order {
+            match keep.last_mut() {
+                Some(last) if fields[*last] == fields[i] => *last = i,
+                _ => keep.push(i),
+            }
+        }
+        Records {
+            fields,
+            rows,
+            order: keep,
+        }
+    }
+}
+
+impl Serialize for Records<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        struct Record<'r>(&'r Records<'r>, &'r [Option<String>]);
+        impl Serialize for Record<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut map = s.serialize_map(Some(self.0.order.len()))?;
+                for &i in &self.0.order {
+                    // A row shorter than the fields has no value there, like the zip before.
+                    if let Some(v) = self.1.get(i) {
+                        map.serialize_entry(&self.0.fields[i], v)?;
+                    }
+                }
+                map.end()
+            }
+        }
+        let mut seq = s.serialize_seq(Some(self.rows.len()))?;
+        for r in self.rows {
+            seq.serialize_element(&Record(self, r))?;
+        }
+        seq.end()
+    }
 }
 
 /// Builds the datastore query from the request's parameters: `q`, `sort` (`-field` descends),
@@ -760,26 +814,9 @@ pub async fn rows(
         }
         return Ok(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response());
     }
-    let records = result
-        .rows
-        .iter()
-        .map(|r| {
-            result
-                .fields
-                .iter()
-                .zip(r)
-                .map(|(f, v)| {
-                    (
-                        f.clone(),
-                        v.clone().map_or(serde_json::Value::Null, serde_json::Value::String),
-                    )
-                })
-                .collect()
-        })
-        .collect();
     let dto = RowsDto {
-        fields: result.fields,
-        records,
+        records: Records::new(&result.fields, &result.rows),
+        fields: &result.fields,
         total: result.total,
         limit: query.limit,
         offset: query.offset,

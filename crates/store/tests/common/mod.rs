@@ -36,6 +36,11 @@ pub async fn sqlite() -> Store {
 }
 
 pub async fn postgres(tag: &str) -> Option<Store> {
+    postgres_in(&unique(tag)).await
+}
+
+/// A migrated store in the given PostgreSQL schema (made when missing).
+pub async fn postgres_in(schema: &str) -> Option<Store> {
     let Ok(url) = std::env::var("PUBDATA_TEST_DATABASE_URL") else {
         assert!(
             std::env::var("PUBDATA_TEST_STRICT").as_deref() != Ok("1"),
@@ -47,7 +52,7 @@ pub async fn postgres(tag: &str) -> Option<Store> {
     let store = Store::open(
         &url,
         OpenOptions {
-            pg_schema: Some(unique(tag)),
+            pg_schema: Some(schema.to_string()),
             ..Default::default()
         },
     )
@@ -55,4 +60,18 @@ pub async fn postgres(tag: &str) -> Option<Store> {
     .unwrap();
     store.migrate().await.unwrap();
     Some(store)
+}
+
+/// Two stores on one database, as two nodes (or a node and the CLI) would open it: a SQLite
+/// file, or the same PostgreSQL schema (`None` as [`postgres`] when it is not configured).
+pub async fn two_nodes(backend: &str) -> Option<(Store, Store)> {
+    if backend == "sqlite" {
+        let (a, file) = sqlite_file().await;
+        let b = Store::open(&format!("sqlite://{}", file.display()), OpenOptions::default())
+            .await
+            .unwrap();
+        return Some((a, b));
+    }
+    let schema = unique("two_nodes");
+    Some((postgres_in(&schema).await?, postgres_in(&schema).await?))
 }
