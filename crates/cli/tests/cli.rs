@@ -105,6 +105,23 @@ fn console_administration_and_audit_verify() {
         .any(|l| l.contains("chen") && l.contains("disabled")));
     assert!(ok(&dir, &["org", "list", "--kind", "provider"]).contains("11510000008693034D"));
 
+    // An API token for a script: printed once, it authenticates as the account; a disabled
+    // account gets none.
+    let refused = pubdata(&dir, &["user", "token", "chen"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("chen is disabled"));
+    let secret = ok(&dir, &["user", "token", "root", "--name", "nightly export"]);
+    let url = format!("sqlite://{}", dir.join("pubdata.db").display());
+    let login = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = pubdata_store::Store::open(&url, Default::default()).await.unwrap();
+        let user = pubdata_service::auth::resolve_token(&store, secret.trim())
+            .await
+            .unwrap();
+        store.close().await;
+        user.login
+    });
+    assert_eq!(login, "root");
+
     // Bad input from the console: a clear message and a failing exit status, nothing written.
     let bad = pubdata(
         &dir,
@@ -140,7 +157,7 @@ fn console_administration_and_audit_verify() {
     assert!(String::from_utf8_lossy(&dup.stderr).contains("user name is taken"));
 
     let verified = ok(&dir, &["audit", "verify"]);
-    assert!(verified.contains("audit chain intact: 4 events"), "{verified}");
+    assert!(verified.contains("audit chain intact: 5 events"), "{verified}");
 
     let backup = dir.join("backup.db");
     assert!(ok(&dir, &["backup", "--to", backup.to_str().unwrap()]).contains("backup written"));
@@ -158,7 +175,7 @@ fn console_administration_and_audit_verify() {
     let restored = data_dir("restored");
     std::fs::create_dir_all(&restored).unwrap();
     std::fs::copy(&backup, restored.join("pubdata.db")).unwrap();
-    assert!(ok(&restored, &["audit", "verify"]).contains("intact: 4 events"));
+    assert!(ok(&restored, &["audit", "verify"]).contains("intact: 5 events"));
     sqlite(&restored, "DELETE FROM audit_events WHERE seq = 3");
     let out = pubdata(&restored, &["audit", "verify"]);
     assert_eq!(out.status.code(), Some(2));
