@@ -20,6 +20,7 @@
 #   ONLY=wm bash bench/access.sh                  # only one part: plain, wm (watermarked) or api
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 SIZE_MB="${SIZE_MB:-500}"
 RUNS="${RUNS:-5}"
@@ -62,17 +63,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A TCP port nothing listens on.
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-}
 
 # Waits until a URL answers (or the process $2 dies).
 wait_for() {
@@ -276,11 +266,17 @@ echo "| pubdata plain download, same file | $(mb "$pm") MB/s | $(mb "$plo")–$(
 printf '| pubdata / nginx (sendfile), per run | **%.2f** | %.2f–%.2f | ≥ 0.8 |\n' "$qm" "$qlo" "$qhi"
 printf '| pubdata / nginx (sendfile off), per run | %.2f | %.2f–%.2f | |\n' "$qcm" "$qclo" "$qchi"
 echo "| wrk -c1 10 s: nginx / pubdata | $(wrk_rate "$TMP/wrk-nginx.txt") / $(wrk_rate "$TMP/wrk-plain.txt") MB/s | | |"
+result "download, $((BYTES / 1000000)) MB published copy: pubdata / nginx (sendfile), median of $RUNS" \
+  "$(mb "$pm") MB/s" "$(mb "$nm") MB/s" "$(printf '%.2f' "$qm")" "≥ 0.8" "$(met "$qm" '>=' 0.8)"
 fi
 if part wm; then
 read -r wm wlo whi <<<"$(stats <"$TMP/marked.txt")"
 echo "| watermarked download, village table ($(($(j .villages.bytes) / 1000000)) MB) | **$(mb "$wm") MB/s** | $(mb "$wlo")–$(mb "$whi") | ≥ 150 MB/s |"
 echo "| watermarked download, ~$SIZE_MB MB table | **$(mb "$big_speed") MB/s** | $big_note | ≥ 150 MB/s |"
+result "watermarked download, village table, median of $RUNS" "$(mb "$wm") MB/s" "" "" "≥ 150 MB/s" \
+  "$(met "$(mb "$wm")" '>=' 150)"
+result "watermarked download, ~$SIZE_MB MB table" "$(mb "$big_speed") MB/s" "" "" "≥ 150 MB/s" \
+  "$(met "$(mb "$big_speed")" '>=' 150)"
 fi
 row() { # measure, report, target
   echo "| $1 | p50 $(p50 "$2") ms, p99 **$(p99 "$2") ms** | $(rps "$2") req/s, $(bad "$2") errors | $3 |"
@@ -293,4 +289,5 @@ row "data API + AppKey, streetCode.eq&limit=50, 1 connection" key-street-1 ""
 row "data API + API token, code.eq, 8 connections" token-code ""
 fi
 echo "| server peak RSS after downloads / at end | $rss_downloads / $rss_peak MiB | | |"
+result "server memory, downloads: peak RSS" "$rss_peak MiB"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -9,6 +9,7 @@
 #   RUNS=5 BIG_MB=2048 bash bench/ingest.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 RUNS="${RUNS:-3}"
 BIG_MB="${BIG_MB:-1024}"
@@ -64,11 +65,16 @@ shell=$(best sqlite3 "$TMP/fresh.db" '.import --csv '"$TMP/villages.csv"' v')
 pipeline=$(best "$BIN" "$TMP/villages.csv" "$TMP/fresh.db")
 echo "sqlite3 .import:        ${shell} s (best of $RUNS)"
 echo "pubdata pipeline:       ${pipeline} s (best of $RUNS)"
-echo "ratio:                  $(echo "$pipeline / $shell" | bc -l | xargs printf '%.2f') (target <= 2.00)"
+ratio=$(echo "$pipeline / $shell" | bc -l | xargs printf '%.2f')
+echo "ratio:                  $ratio (target <= 2.00)"
+result "ingest, villages.csv ($rows rows): time, pubdata pipeline / sqlite3 .import" "$pipeline s" \
+  "$shell s" "$ratio" "≤ 2.00" "$(met "$ratio" '<=' 2)"
 rm -f "$TMP"/fresh.db*
 "$BIN" "$TMP/villages.csv" "$TMP/fresh.db"
 
-echo "peak RSS, villages.csv: $(peak_rss "$BIN" "$TMP/villages.csv" "$TMP/fresh.db") MiB (target < 200)"
+rss=$(peak_rss "$BIN" "$TMP/villages.csv" "$TMP/fresh.db")
+echo "peak RSS, villages.csv: $rss MiB (target < 200)"
+result "ingest peak RSS, villages.csv" "$rss MiB" "" "" "< 200 MiB" "$(met "$rss" '<' 200)"
 
 # A ~1 GB file: the header once, then villages.csv's data rows repeated.
 head -n 1 "$TMP/villages.csv" > "$TMP/big.csv"
@@ -79,5 +85,7 @@ done
 rm "$TMP/rows.csv" "$TMP/villages.csv"
 echo "big.csv: $(($(wc -l < "$TMP/big.csv") - 1)) rows, $(du -m "$TMP/big.csv" | cut -f1) MB"
 start=$(date +%s.%N)
-echo "peak RSS, big.csv:      $(peak_rss "$BIN" "$TMP/big.csv" "$TMP/fresh.db") MiB (target < 200)"
+rss=$(peak_rss "$BIN" "$TMP/big.csv" "$TMP/fresh.db")
+echo "peak RSS, big.csv:      $rss MiB (target < 200)"
+result "ingest peak RSS, ~$BIG_MB MiB file" "$rss MiB" "" "" "< 200 MiB" "$(met "$rss" '<' 200)"
 echo "big.csv pipeline:       $(echo "$(date +%s.%N) - $start" | bc -l | xargs printf '%.1f') s"

@@ -17,6 +17,7 @@
 #                                                 # the reindex is skipped when an index exists
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 RESOURCES="${RESOURCES:-100000}"
 DURATION="${DURATION:-20s}"
@@ -68,17 +69,6 @@ trap cleanup EXIT
 now() { date +%s.%N; }
 since() { echo "$(now) - $1" | bc -l | xargs printf '%.1f'; }
 
-# A TCP port nothing listens on.
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-}
 
 # wrk's latency ("812.00us", "3.21ms", "1.02s") in milliseconds.
 ms() {
@@ -258,8 +248,14 @@ echo "| pubdata reindex, $total resources | ${reindex_s} | | ${reindex_cpu} s in
 row() { # measure, wrk report name, target
   echo "| $1 | $(p50 "$2") / $(p99 "$2") ms | $(rps "$2") req/s ($(bad "$2") errors) | $(cpu "$2") ms | $3 |"
 }
+[ "$reindex_s" = skipped ] || result "reindex, $total resources" "$reindex_s" "" "" "≤ 60 s" \
+  "$(met "${reindex_s% s}" '<=' 60)"
 if want search; then
   ratio=$(echo "$(rps search) / $(rps nginx)" | bc -l | xargs printf '%.3f')
+  result "search, $CONNECTIONS connections: p99" "$(p99 search) ms" "nginx $(p99 nginx) ms" "" "≤ 20 ms" \
+    "$(met "$(p99 search)" '<=' 20)"
+  result "search, $CONNECTIONS connections: throughput, pubdata / nginx static file" "$(rps search) req/s" \
+    "$(rps nginx) req/s" "$ratio" "≥ 0.3" "$(met "$ratio" '>=' 0.3)"
   row "search, $CONNECTIONS connections" search "p99 ≤ 20 ms"
   row "search, 1 connection" search-1 ""
   echo "| nginx, static $body_bytes B, $CONNECTIONS connections | $(p50 nginx) / $(p99 nginx) ms | $(rps nginx) req/s | | |"
@@ -272,6 +268,12 @@ if want data; then
   row "data API streetCode.eq&limit=50, 1 connection" rows-street-1 ""
   row "data API AppKey code.eq, $KEY_CONNECTIONS connections" key-code "p99 ≤ 10 ms"
   row "data API AppKey streetCode.eq&limit=50, $KEY_CONNECTIONS connections" key-street "p99 ≤ 10 ms"
+  for r in rows-code:"token, code.eq, $CONNECTIONS connections" rows-street:"token, streetCode.eq, $CONNECTIONS connections" \
+    key-code:"AppKey, code.eq, $KEY_CONNECTIONS connections" key-street:"AppKey, streetCode.eq, $KEY_CONNECTIONS connections"; do
+    result "data API, village table, ${r#*:}: p99" "$(p99 "${r%%:*}") ms" "" "" "≤ 10 ms" \
+      "$(met "$(p99 "${r%%:*}")" '<=' 10)"
+  done
 fi
+result "server memory, $total resources searchable: RSS idle / peak" "$rss_idle / $rss_peak MiB"
 echo "| server RSS: idle after start / after the runs / peak | $rss_idle / $rss_after / $rss_peak MiB | | | |"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
