@@ -333,7 +333,7 @@ pub async fn import(config: &Config, from: &Path) -> anyhow::Result<()> {
         manifest.files.bytes,
         config.database_url()
     );
-    println!("run `pubdata reindex` on each node to build its search index");
+    println!("each node builds its search index at its first start (or run `pubdata reindex`)");
     Ok(())
 }
 

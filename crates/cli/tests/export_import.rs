@@ -140,6 +140,41 @@ fn sqlite_round_trip_and_bad_exports_are_refused() {
         .replace("c.consumer", "c.intruder");
     std::fs::write(&users, body).unwrap();
     refused(&tampered, "tables/users.jsonl does not match the manifest");
+
+    // A consistent export whose rows break a reference: the load fails as a whole and leaves
+    // the target database empty.
+    let broken = copy("broken-reference");
+    let mut m2 = manifest(&broken);
+    let entry = m2["tables"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|t| t["name"] == "memberships")
+        .unwrap();
+    let user_col = entry["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|c| c["name"] == "user_id")
+        .unwrap();
+    let path = broken.join("tables/memberships.jsonl");
+    let mut lines: Vec<Value> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    lines[0][user_col] = json!(999);
+    let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&path, &body).unwrap();
+    entry["sha256"] = json!(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body.as_bytes())));
+    std::fs::write(broken.join("manifest.json"), serde_json::to_vec(&m2).unwrap()).unwrap();
+    let target = root.join("t-broken");
+    std::fs::create_dir_all(&target).unwrap();
+    let out = pubdata(&["import", "--from", broken.to_str().unwrap()], &[], &target);
+    assert!(!out.status.success(), "an import with a dangling reference succeeded");
+    assert!(text(&out).contains("nothing was imported"), "{}", text(&out));
+    let users = ok(pubdata(&["user", "list"], &[], &target), "user list");
+    assert!(users.trim().is_empty(), "rows were left behind: {users}");
 }
 
 fn rand_suffix() -> u128 {
