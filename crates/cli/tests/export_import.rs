@@ -358,6 +358,33 @@ fn sqlite_platform_moves_to_postgres_and_s3() {
     })
     .unwrap();
     let (_, whole_before) = download(&agent, &s.base, &download_path, &tokens.admin, None).unwrap();
+    // A consumer's application for the conditional data, submitted.
+    let date = |days: i64| {
+        pubdata_core::calendar::Date::from_unix_millis_cst(pubdata_store::now_ms())
+            .add_days(days)
+            .to_string()
+    };
+    let form = json!({"purpose": "研究成都市中心城区街道服务设施的空间分布。", "scenario": "城市规划学术研究，成果仅用于论文发表。",
+        "resources": [{"resource_id": id, "fields": ["code", "name"]}], "period_from": date(1), "period_to": date(180),
+        "security_measures": "数据存放于内网服务器，仅课题组两名成员可访问，项目结束后删除。",
+        "commitment_accepted": true});
+    let application = expect(
+        &agent,
+        "POST",
+        &s.url("/applications"),
+        &tokens.consumer,
+        Some(&form),
+        201,
+    );
+    let app_id = application["id"].as_i64().unwrap();
+    let submitted = expect(
+        &agent,
+        "POST",
+        &s.url(&format!("/applications/{app_id}/submit")),
+        &tokens.consumer,
+        None,
+        200,
+    );
     s.kill9();
 
     let export = root.join("export");
@@ -421,6 +448,15 @@ fn sqlite_platform_moves_to_postgres_and_s3() {
     let (status, part) = download(&agent, &pg.base, &download_path, &tokens.admin, Some("bytes=10-49")).unwrap();
     assert_eq!(status, 206, "a ranged download from S3");
     assert_eq!(part, whole[10..50].to_vec());
+    let application = expect(
+        &agent,
+        "GET",
+        &pg.url(&format!("/applications/{app_id}")),
+        &tokens.consumer,
+        None,
+        200,
+    );
+    assert_eq!(application["state"], submitted["state"], "{application}");
 
     // The moved platform goes on: a new upload lands in S3 and is ingested from there.
     let (_, dist2) = create_and_upload(&pg, &tokens, "成都市街道名录（续）", 30);

@@ -431,10 +431,9 @@ mod tests {
     fn files_go_to_a_local_dir_or_an_s3_bucket() {
         let c = Config::default();
         assert!(c.file_store().unwrap().is_local());
-        let mut c: Config = toml::from_str(
-            "[files]\nbackend = \"s3\"\nendpoint = \"http://127.0.0.1:9000\"\nallow_http = true",
-        )
-        .unwrap();
+        let mut c: Config =
+            toml::from_str("[files]\nbackend = \"s3\"\nendpoint = \"http://127.0.0.1:9000\"\nallow_http = true")
+                .unwrap();
         let err = c.file_store().err().expect("a bucket is needed").to_string();
         assert!(err.contains("PUBDATA_S3_BUCKET"), "{err}");
         c.apply_env(|k| match k {
@@ -450,6 +449,9 @@ mod tests {
         assert!(!c.file_store().unwrap().is_local());
         assert!(!format!("{c:?}").contains("s3cret-key"), "the secret stays out of logs");
         assert!(toml::from_str::<Config>("[files]\nbackend = \"ftp\"").is_err());
-        assert!(toml::from_str::<Config>("[files]\nsecret_access_key = \"x\"").is_err(), "keys only from the environment");
+        assert!(
+            toml::from_str::<Config>("[files]\nsecret_access_key = \"x\"").is_err(),
+            "keys only from the environment"
+        );
     }
 }
