@@ -175,6 +175,7 @@ fn sqlite_round_trip_and_bad_exports_are_refused() {
     assert!(text(&out).contains("nothing was imported"), "{}", text(&out));
     let users = ok(pubdata(&["user", "list"], &[], &target), "user list");
     assert!(users.trim().is_empty(), "rows were left behind: {users}");
+    let _ = std::fs::remove_dir_all(&root);
 }
 
 fn rand_suffix() -> u128 {
@@ -234,8 +235,14 @@ impl Drop for PgDatabase {
 }
 
 fn requirements() -> Result<(String, PathBuf), String> {
-    let url = std::env::var("PUBDATA_TEST_DATABASE_URL").map_err(|_| "PUBDATA_TEST_DATABASE_URL is not set")?;
-    let python = std::env::var("PUBDATA_PYTHON").map_err(|_| "PUBDATA_PYTHON is not set")?;
+    let set = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .ok_or(format!("{k} is not set"))
+    };
+    let url = set("PUBDATA_TEST_DATABASE_URL")?;
+    let python = set("PUBDATA_PYTHON")?;
     let has_moto = Command::new(&python)
         .args(["-c", "import moto.server, flask"])
         .output()
@@ -462,6 +469,8 @@ fn sqlite_platform_moves_to_postgres_and_s3() {
     let (_, dist2) = create_and_upload(&pg, &tokens, "成都市街道名录（续）", 30);
     let d2 = wait_ingested(&pg, &tokens, dist2, Duration::from_secs(120));
     assert_eq!(d2["row_count"], 30, "{d2}");
+    drop(pg);
+    let _ = std::fs::remove_dir_all(&root);
 }
 
 fn download(
