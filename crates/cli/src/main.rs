@@ -3,6 +3,7 @@
 
 mod demo;
 mod ingest;
+mod portable;
 mod trace;
 
 use std::path::PathBuf;
@@ -90,6 +91,18 @@ enum Command {
     Backup {
         #[arg(long)]
         to: PathBuf,
+    },
+    /// Write all state — every table, the datastore tables, every stored file and the masking
+    /// key — to a new directory, portable between SQLite and PostgreSQL, local files and S3.
+    Export {
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Load an export into the configured, empty database and file store (e.g. PostgreSQL +
+    /// S3), then check row counts, checksums and the audit chain against it.
+    Import {
+        #[arg(long)]
+        from: PathBuf,
     },
 }
 
@@ -243,7 +256,7 @@ fn describe_break(b: &pubdata_core::audit::ChainBreak) -> String {
 }
 
 /// Opens the configured database (creating the data directory for SQLite) without migrating.
-async fn connect(config: &Config) -> anyhow::Result<Store> {
+pub(crate) async fn connect(config: &Config) -> anyhow::Result<Store> {
     if config.database_url.is_none() {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
@@ -375,6 +388,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store.backup_sqlite(&to).await?;
             println!("backup written to {}", to.display());
         }
+        Command::Export { to } => portable::export(&config, &to).await?,
+        Command::Import { from } => portable::import(&config, &from).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -76,6 +76,67 @@ pub struct Config {
     /// Searches whose results are kept for reuse until the index changes
     /// (`PUBDATA_SEARCH_CACHE`); 0 turns the cache off.
     pub search_cache_entries: usize,
+    /// Where uploaded files are kept (`[files]`): `data_dir/files` by default, or an
+    /// S3-compatible bucket shared by every node.
+    pub files: FilesConfig,
+}
+
+/// `[files]`: `backend = "local"` (default; `dir`, default `data_dir/files`) or `backend = "s3"`
+/// with `bucket`, `endpoint`, `region` and `allow_http`. The S3 keys come from the environment
+/// only: `PUBDATA_S3_ACCESS_KEY_ID` and `PUBDATA_S3_SECRET_ACCESS_KEY`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilesConfig {
+    /// `local` or `s3` (`PUBDATA_FILES_BACKEND`).
+    pub backend: FilesBackend,
+    /// The local directory (`PUBDATA_FILES_DIR`).
+    pub dir: Option<PathBuf>,
+    /// `PUBDATA_S3_BUCKET`.
+    pub bucket: Option<String>,
+    /// `PUBDATA_S3_ENDPOINT`, e.g. `http://127.0.0.1:9000`; AWS when unset.
+    pub endpoint: Option<String>,
+    /// `PUBDATA_S3_REGION`; default `us-east-1`.
+    pub region: String,
+    /// Accept a plain-http endpoint (`PUBDATA_S3_ALLOW_HTTP`), for a server on the same network.
+    pub allow_http: bool,
+    #[serde(skip)]
+    pub access_key_id: Option<String>,
+    #[serde(skip)]
+    pub secret_access_key: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FilesBackend {
+    #[default]
+    Local,
+    S3,
+}
+
+impl std::str::FromStr for FilesBackend {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "local" => Ok(FilesBackend::Local),
+            "s3" => Ok(FilesBackend::S3),
+            _ => Err(()),
+        }
+    }
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        FilesConfig {
+            backend: FilesBackend::Local,
+            dir: None,
+            bucket: None,
+            endpoint: None,
+            region: "us-east-1".into(),
+            allow_http: false,
+            access_key_id: None,
+            secret_access_key: None,
+        }
+    }
 }
 
 /// A value kept out of logs and `Debug` output.
@@ -123,6 +184,7 @@ impl Default for Config {
             feedback: Default::default(),
             app_key_rate_per_minute: 600,
             search_cache_entries: 2_000,
+            files: FilesConfig::default(),
         }
     }
 }
@@ -205,6 +267,31 @@ impl Config {
         if let Some(v) = get("PUBDATA_MAIL_FROM") {
             self.mail_from = Some(v);
         }
+        let files = &mut self.files;
+        if let Some(v) = get("PUBDATA_FILES_BACKEND") {
+            files.backend = parse("PUBDATA_FILES_BACKEND", v)?;
+        }
+        if let Some(v) = get("PUBDATA_FILES_DIR") {
+            files.dir = Some(v.into());
+        }
+        if let Some(v) = get("PUBDATA_S3_BUCKET") {
+            files.bucket = Some(v);
+        }
+        if let Some(v) = get("PUBDATA_S3_ENDPOINT") {
+            files.endpoint = Some(v);
+        }
+        if let Some(v) = get("PUBDATA_S3_REGION") {
+            files.region = v;
+        }
+        if let Some(v) = get("PUBDATA_S3_ALLOW_HTTP") {
+            files.allow_http = parse("PUBDATA_S3_ALLOW_HTTP", v)?;
+        }
+        if let Some(v) = get("PUBDATA_S3_ACCESS_KEY_ID") {
+            files.access_key_id = Some(v);
+        }
+        if let Some(v) = get("PUBDATA_S3_SECRET_ACCESS_KEY") {
+            files.secret_access_key = Some(Secret(v));
+        }
         Ok(())
     }
 
@@ -213,6 +300,35 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("pubdata.db").display()))
+    }
+
+    /// The configured file store: the local directory, or the S3 bucket.
+    pub fn file_store(&self) -> anyhow::Result<pubdata_store::FileStore> {
+        use pubdata_store::{FileStore, S3Settings};
+        let f = &self.files;
+        match f.backend {
+            FilesBackend::Local => {
+                let dir = f.dir.clone().unwrap_or_else(|| self.data_dir.join("files"));
+                FileStore::local(&dir).map_err(|e| anyhow::anyhow!("cannot use {}: {e}", dir.display()))
+            }
+            FilesBackend::S3 => {
+                let Some(bucket) = f.bucket.clone().filter(|b| !b.is_empty()) else {
+                    anyhow::bail!("files.backend is s3 but no bucket is set (files.bucket or PUBDATA_S3_BUCKET)");
+                };
+                if f.access_key_id.is_some() != f.secret_access_key.is_some() {
+                    anyhow::bail!("set both PUBDATA_S3_ACCESS_KEY_ID and PUBDATA_S3_SECRET_ACCESS_KEY, or neither");
+                }
+                let settings = S3Settings {
+                    bucket: bucket.clone(),
+                    endpoint: f.endpoint.clone(),
+                    region: f.region.clone(),
+                    access_key_id: f.access_key_id.clone(),
+                    secret_access_key: f.secret_access_key.as_ref().map(|s| s.0.clone()),
+                    allow_http: f.allow_http,
+                };
+                FileStore::s3(&settings).map_err(|e| anyhow::anyhow!("cannot use S3 bucket {bucket}: {e}"))
+            }
+        }
     }
 
     /// Where to send e-mail, or `None` when `smtp_host` is unset and mail is off.
@@ -309,5 +425,33 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("PUBDATA_SMTP_TLS"));
         assert_eq!(Config::default().smtp_tls, MailTls::Starttls);
+    }
+
+    #[test]
+    fn files_go_to_a_local_dir_or_an_s3_bucket() {
+        let c = Config::default();
+        assert!(c.file_store().unwrap().is_local());
+        let mut c: Config =
+            toml::from_str("[files]\nbackend = \"s3\"\nendpoint = \"http://127.0.0.1:9000\"\nallow_http = true")
+                .unwrap();
+        let err = c.file_store().err().expect("a bucket is needed").to_string();
+        assert!(err.contains("PUBDATA_S3_BUCKET"), "{err}");
+        c.apply_env(|k| match k {
+            "PUBDATA_S3_BUCKET" => Some("pubdata".into()),
+            "PUBDATA_S3_ACCESS_KEY_ID" => Some("AKIDEXAMPLE".into()),
+            _ => None,
+        })
+        .unwrap();
+        let err = c.file_store().err().expect("both keys or neither").to_string();
+        assert!(err.contains("PUBDATA_S3_SECRET_ACCESS_KEY"), "{err}");
+        c.apply_env(|k| (k == "PUBDATA_S3_SECRET_ACCESS_KEY").then(|| "s3cret-key".to_string()))
+            .unwrap();
+        assert!(!c.file_store().unwrap().is_local());
+        assert!(!format!("{c:?}").contains("s3cret-key"), "the secret stays out of logs");
+        assert!(toml::from_str::<Config>("[files]\nbackend = \"ftp\"").is_err());
+        assert!(
+            toml::from_str::<Config>("[files]\nsecret_access_key = \"x\"").is_err(),
+            "keys only from the environment"
+        );
     }
 }

@@ -59,8 +59,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, config: Config) -> anyhow::Result<Self> {
-        let files = FileStore::local(&config.data_dir.join("files"))
-            .map_err(|e| anyhow::anyhow!("cannot use {}: {e}", config.data_dir.join("files").display()))?;
+        let files = config.file_store()?;
         let search_dir = config.data_dir.join("search");
         let search = pubdata_search::Index::open(&search_dir)
             .map_err(|e| anyhow::anyhow!("cannot use {}: {e}", search_dir.display()))?;

@@ -57,9 +57,8 @@ async fn run(ctx: JobContext, files: FileStore, secret: &[u8]) -> Result<serde_j
         .object_key
         .clone()
         .ok_or(JobError::Fatal("the distribution has no file".into()))?;
-    let path = files
-        .local_path(&key)
-        .ok_or(JobError::Fatal("only local file storage can be ingested".into()))?;
+    // A remote store's object is read from a temporary local copy (the readers seek).
+    let copy = files.local_copy(&key).await.map_err(retry)?;
     let row = store
         .resource(d.resource_id)
         .await
@@ -99,7 +98,7 @@ async fn run(ctx: JobContext, files: FileStore, secret: &[u8]) -> Result<serde_j
         let mut progress = |p: pubdata_ingest::Progress| {
             let _ = tx.try_send(p);
         };
-        let result = ingest_file(&path, &opts, &mut loader, &mut progress);
+        let result = ingest_file(&copy.path, &opts, &mut loader, &mut progress);
         drop(loader); // rolls the table back unless the pipeline finished it
         result
     })

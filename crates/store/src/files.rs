@@ -1,5 +1,5 @@
-//! Object storage for uploaded files (the `object_store` crate: local files by default; S3 and
-//! others behind the same interface). Uploads stream through a writer that hashes and counts
+//! Object storage for uploaded files (the `object_store` crate: local files by default, or an
+//! S3-compatible bucket behind the same interface). Uploads stream through a writer that hashes and counts
 //! as it goes and refuses to grow past the limit; an aborted upload leaves nothing behind.
 
 use std::path::{Path, PathBuf};
@@ -17,6 +17,39 @@ pub struct FileStore {
     inner: Arc<dyn ObjectStore>,
     /// The directory behind a local store, so readers can open files directly.
     root: Option<PathBuf>,
+}
+
+/// An S3-compatible bucket (AWS, MinIO, Ceph, …).
+#[derive(Clone, Default)]
+pub struct S3Settings {
+    pub bucket: String,
+    /// e.g. `https://s3.cn-north-1.amazonaws.com.cn` or `http://127.0.0.1:9000`; AWS when unset.
+    pub endpoint: Option<String>,
+    pub region: String,
+    /// Without keys the usual AWS sources (instance profile, web identity) are tried.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Allow a plain-http endpoint (a local test server).
+    pub allow_http: bool,
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("allow_http", &self.allow_http)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stored object as listed: its key and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
 }
 
 /// A file as stored: its key, sha256 and size.
@@ -49,6 +82,103 @@ impl FileStore {
         })
     }
 
+    /// Files in an S3-compatible bucket. Paths are used as they are (no virtual-host bucket
+    /// names), which every S3-compatible server accepts.
+    pub fn s3(settings: &S3Settings) -> Result<FileStore> {
+        // TLS on `ring`, which the workspace already builds, instead of aws-lc; a second install
+        // (another store in this process) is refused harmlessly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name(&settings.bucket)
+            .with_region(&settings.region)
+            .with_allow_http(settings.allow_http);
+        if let Some(endpoint) = &settings.endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        if let (Some(key), Some(secret)) = (&settings.access_key_id, &settings.secret_access_key) {
+            builder = builder.with_access_key_id(key).with_secret_access_key(secret);
+        }
+        let s3 = builder.build().map_err(io_err)?;
+        Ok(FileStore {
+            inner: Arc::new(s3),
+            root: None,
+        })
+    }
+
+    /// Whether files are on this machine's disk (`local_path` answers).
+    pub fn is_local(&self) -> bool {
+        self.root.is_some()
+    }
+
+    /// Every stored object, in key order.
+    pub async fn list(&self) -> Result<Vec<ObjectInfo>> {
+        use futures_util::TryStreamExt;
+        let mut all: Vec<ObjectInfo> = self
+            .inner
+            .list(None)
+            .map_ok(|m| ObjectInfo {
+                key: m.location.to_string(),
+                size: m.size,
+            })
+            .try_collect()
+            .await
+            .map_err(io_err)?;
+        all.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(all)
+    }
+
+    /// The sha256 and size of a stored object, read back from the store.
+    pub async fn checksum(&self, key: &str) -> Result<(String, u64)> {
+        use futures_util::StreamExt;
+        let got = self.inner.get(&ObjectPath::from(key)).await.map_err(io_err)?;
+        let mut stream = got.into_stream();
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(io_err)?;
+            size += chunk.len() as u64;
+            hasher.update(&chunk);
+        }
+        Ok((hex::encode(hasher.finalize()), size))
+    }
+
+    /// The stream of a whole stored object.
+    pub async fn read_stream(
+        &self,
+        key: &str,
+    ) -> Result<futures_util::stream::BoxStream<'static, Result<bytes::Bytes>>> {
+        use futures_util::StreamExt;
+        let got = self.inner.get(&ObjectPath::from(key)).await.map_err(io_err)?;
+        Ok(got.into_stream().map(|r| r.map_err(io_err)).boxed())
+    }
+
+    /// A path on this machine with the object's bytes: the file itself on a local store, or a
+    /// temporary copy downloaded from a remote one (removed when the returned guard drops).
+    pub async fn local_copy(&self, key: &str) -> Result<LocalCopy> {
+        if let Some(path) = self.local_path(key) {
+            return Ok(LocalCopy { path, temporary: false });
+        }
+        use futures_util::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        let name = format!(
+            "pubdata-{}-{}-{}",
+            std::process::id(),
+            crate::now_ms(),
+            rand::random::<u32>()
+        );
+        let copy = LocalCopy {
+            path: std::env::temp_dir().join(name),
+            temporary: true,
+        };
+        let mut out = tokio::fs::File::create(&copy.path).await.map_err(io_err)?;
+        let mut stream = self.read_stream(key).await?;
+        while let Some(chunk) = stream.next().await {
+            out.write_all(&chunk?).await.map_err(io_err)?;
+        }
+        out.flush().await.map_err(io_err)?;
+        Ok(copy)
+    }
+
     /// Starts writing `key`; the data becomes visible only when `finish` succeeds.
     pub async fn writer(&self, key: &str, limit: u64) -> Result<FileWriter> {
         let upload = self.inner.put_multipart(&ObjectPath::from(key)).await.map_err(io_err)?;
@@ -79,6 +209,20 @@ impl FileStore {
     pub async fn read_all(&self, key: &str) -> Result<Vec<u8>> {
         let got = self.inner.get(&ObjectPath::from(key)).await.map_err(io_err)?;
         Ok(got.bytes().await.map_err(io_err)?.to_vec())
+    }
+}
+
+/// A stored object's bytes as a local file (see [`FileStore::local_copy`]).
+pub struct LocalCopy {
+    pub path: PathBuf,
+    temporary: bool,
+}
+
+impl Drop for LocalCopy {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

@@ -10,6 +10,7 @@ mod audit;
 mod correction;
 pub mod datastore;
 mod demand;
+pub mod dump;
 pub mod export;
 mod files;
 mod hot;
@@ -35,7 +36,7 @@ pub use access::{
 pub use audit::{AuditEntry, AuditRow, VerifyReport};
 pub use correction::{CorrectionChange, CorrectionFilter, CorrectionRow, NewCorrectionRow};
 pub use demand::{DemandChange, DemandFilter, DemandRow, NewDemandRow};
-pub use files::{FileRange, FileStore, FileWriter, StoredFile, TooLarge};
+pub use files::{FileRange, FileStore, FileWriter, LocalCopy, ObjectInfo, S3Settings, StoredFile, TooLarge};
 pub use hot::HOT_TTL;
 pub use interaction::{InteractionEventRow, NewInteractionEvent, ResponseRecord};
 pub use job::{JobRow, JobState};

@@ -133,21 +133,26 @@ pub struct Server {
 
 impl Server {
     pub fn start(dir: &Path) -> Server {
+        Server::start_with(dir, &[])
+    }
+
+    /// The same with extra environment, e.g. another database and file store.
+    pub fn start_with(dir: &Path, env: &[(&str, String)]) -> Server {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let log = dir.join("server.log");
-        let mut child = spawn_logged(
-            Command::new(env!("CARGO_BIN_EXE_pubdata"))
-                .arg("serve")
-                .env("PUBDATA_DATA_DIR", dir)
-                .env("PUBDATA_ADDR", format!("127.0.0.1:{port}"))
-                .env("PUBDATA_REGIONS_DIR", dir.join("no-regions"))
-                .env_remove("PUBDATA_DATABASE_URL")
-                .env_remove("PUBDATA_CONFIG")
-                .current_dir(dir),
-            &log,
-            "pubdata serve",
-        );
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pubdata"));
+        cmd.arg("serve")
+            .env("PUBDATA_DATA_DIR", dir)
+            .env("PUBDATA_ADDR", format!("127.0.0.1:{port}"))
+            .env("PUBDATA_REGIONS_DIR", dir.join("no-regions"))
+            .env_remove("PUBDATA_DATABASE_URL")
+            .env_remove("PUBDATA_CONFIG")
+            .current_dir(dir);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = spawn_logged(&mut cmd, &log, "pubdata serve");
         wait_healthy(&mut child, &base, &log, Duration::from_secs(60));
         Server {
             child: Some(child),

@@ -79,11 +79,19 @@ fn index_name(table: &str, i: usize) -> String {
 
 /// The `CREATE INDEX` statements for the chosen columns.
 pub(crate) fn create_sql(table: &str, columns: &[FieldSpec], longest: &Longest, postgres: bool) -> Vec<String> {
-    chosen(columns, longest)
-        .into_iter()
-        .map(|i| {
+    let kinds: Vec<Kind> = columns.iter().map(|c| Kind::of(c.field_type)).collect();
+    create_sql_at(table, &kinds, &chosen(columns, longest), postgres)
+}
+
+/// The `CREATE INDEX` statements for the columns at `positions` (0-based), e.g. as recorded in
+/// a dump.
+pub(crate) fn create_sql_at(table: &str, kinds: &[Kind], positions: &[usize], postgres: bool) -> Vec<String> {
+    positions
+        .iter()
+        .filter(|&&i| i < kinds.len())
+        .map(|&i| {
             let col = quote(&column_name(i));
-            let expr = if postgres && Kind::of(columns[i].field_type) == Kind::Text {
+            let expr = if postgres && kinds[i] == Kind::Text {
                 format!("{col} COLLATE \"C\"")
             } else {
                 col

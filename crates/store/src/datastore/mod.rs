@@ -20,7 +20,7 @@
 //! memory stays bounded. Call the loader's `RowSink` methods from a blocking context (e.g.
 //! inside `tokio::task::spawn_blocking`), never directly on an async task.
 
-mod convert;
+pub(crate) mod convert;
 pub mod index;
 pub(crate) mod query;
 pub use query::{prefix_upper_bound, DatastoreQuery, Filter, Op, QueryResult, MAX_LIMIT};
