@@ -61,7 +61,7 @@ impl AppState {
     pub fn new(store: Store, config: Config) -> anyhow::Result<Self> {
         let files = FileStore::local(&config.data_dir.join("files"))
             .map_err(|e| anyhow::anyhow!("cannot use {}: {e}", config.data_dir.join("files").display()))?;
-        let search_dir = config.data_dir.join("search");
+        let search_dir = config.search_dir();
         let search = pubdata_search::Index::open(&search_dir)
             .map_err(|e| anyhow::anyhow!("cannot use {}: {e}", search_dir.display()))?;
         Ok(AppState {
