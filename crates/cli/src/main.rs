@@ -371,7 +371,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Reindex => {
             let store = open_store(&config).await?;
-            let dir = config.data_dir.join("search");
+            let dir = config.search_dir();
             let index = pubdata_search::Index::open(&dir).with_context(|| format!("cannot open {}", dir.display()))?;
             let started = std::time::Instant::now();
             let n = pubdata_service::catalogue::Catalogue::new(index)

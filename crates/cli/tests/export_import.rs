@@ -438,7 +438,7 @@ fn sqlite_platform_moves_to_postgres_and_s3() {
     );
 
     // Served from PostgreSQL + S3: the data API and the stored file, whole and by range.
-    let pg = Server::start_with(&b, &env);
+    let pg = Server::start_with(&b, "pg", &env);
     let rows_after = expect(
         &agent,
         "GET",

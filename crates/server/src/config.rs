@@ -16,6 +16,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…` (`PUBDATA_DATABASE_URL`); default: SQLite in `data_dir`.
     pub database_url: Option<String>,
+    /// This node's search index (`PUBDATA_SEARCH_DIR`); default `data_dir/search`. Nodes that
+    /// share `data_dir` (one file store) each need their own.
+    pub search_dir: Option<PathBuf>,
     /// Set the `Secure` flag on cookies; turn on behind https (`PUBDATA_SECURE_COOKIES`).
     pub secure_cookies: bool,
     /// Trust `X-Forwarded-For` for the client address (only behind your own proxy).
@@ -157,6 +160,7 @@ impl Default for Config {
             addr: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./pubdata-data"),
             database_url: None,
+            search_dir: None,
             secure_cookies: false,
             trust_proxy: false,
             max_body_bytes: 1024 * 1024,
@@ -221,6 +225,9 @@ impl Config {
         }
         if let Some(v) = get("PUBDATA_DATABASE_URL") {
             self.database_url = Some(v);
+        }
+        if let Some(v) = get("PUBDATA_SEARCH_DIR") {
+            self.search_dir = Some(v.into());
         }
         if let Some(v) = get("PUBDATA_SECURE_COOKIES") {
             self.secure_cookies = parse("PUBDATA_SECURE_COOKIES", v)?;
@@ -329,6 +336,11 @@ impl Config {
                 FileStore::s3(&settings).map_err(|e| anyhow::anyhow!("cannot use S3 bucket {bucket}: {e}"))
             }
         }
+    }
+
+    /// This node's search index directory.
+    pub fn search_dir(&self) -> PathBuf {
+        self.search_dir.clone().unwrap_or_else(|| self.data_dir.join("search"))
     }
 
     /// Where to send e-mail, or `None` when `smtp_host` is unset and mail is off.

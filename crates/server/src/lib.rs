@@ -60,7 +60,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(store: Store, config: Config) -> anyhow::Result<Self> {
         let files = config.file_store()?;
-        let search_dir = config.data_dir.join("search");
+        let search_dir = config.search_dir();
         let search = pubdata_search::Index::open(&search_dir)
             .map_err(|e| anyhow::anyhow!("cannot use {}: {e}", search_dir.display()))?;
         Ok(AppState {

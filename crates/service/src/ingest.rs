@@ -165,13 +165,32 @@ pub const UPLOAD_EXTENSIONS: [&str; 5] = ["csv", "tsv", "txt", "xlsx", "json"];
 
 /// Checks, before any byte is received, that the caller may upload to this resource now, and
 /// names the storage key. A second upload while an ingest is running is refused.
+/// The name an uploaded file is shown under: its last path part (a browser on Windows may send
+/// `C:\\…\\x.csv`), without control characters, at most 120 characters with its extension kept.
+/// The name is only shown; the stored key never contains it.
+fn upload_name(filename: &str) -> Option<String> {
+    const MAX: usize = 120;
+    let base = filename.rsplit(['/', '\\']).next().unwrap_or("");
+    // Control characters, and the bidirectional overrides that make `gpj.exe` read as `exe.jpg`.
+    let shown = |c: &char| !c.is_control() && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let clean: String = base.chars().filter(shown).collect();
+    let clean = clean.trim();
+    if clean.is_empty() || clean.starts_with('.') {
+        return None;
+    }
+    if clean.chars().count() <= MAX {
+        return Some(clean.to_string());
+    }
+    let (stem, ext) = match clean.rsplit_once('.') {
+        Some((s, e)) if e.chars().count() <= 10 => (s, format!(".{e}")),
+        _ => (clean, String::new()),
+    };
+    let keep = MAX - ext.chars().count();
+    Some(format!("{}{ext}", stem.chars().take(keep).collect::<String>()))
+}
+
 pub async fn begin_upload(store: &Store, caller: &Caller, resource_id: i64, filename: &str) -> Result<UploadTicket> {
-    let name = std::path::Path::new(filename.trim())
-        .file_name()
-        .and_then(|n| n.to_str())
-        .map(str::to_string)
-        .filter(|n| !n.is_empty() && !n.starts_with('.'))
-        .ok_or_else(|| DomainError::field("file", "file_required"))?;
+    let name = upload_name(filename).ok_or_else(|| DomainError::field("file", "file_required"))?;
     let ext = name
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
@@ -225,7 +244,7 @@ pub async fn finish_upload(
         return Err(DomainError::field("file", "file_empty").into());
     }
     let title = match info.title.trim() {
-        "" => ticket.filename.clone(),
+        "" => ticket.filename.chars().take(100).collect(),
         t => t.chars().take(100).collect(),
     };
     let ext = ticket.key.rsplit_once('.').map(|(_, e)| e).unwrap_or("csv");
@@ -334,4 +353,25 @@ pub async fn set_privacy(
     tx.audit(e).await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::upload_name;
+
+    #[test]
+    fn upload_names_keep_only_a_plain_last_part() {
+        assert_eq!(upload_name("../../etc/passwd.csv").as_deref(), Some("passwd.csv"));
+        assert_eq!(upload_name("..\\..\\x.csv").as_deref(), Some("x.csv"));
+        assert_eq!(upload_name("C:\\Users\\王\\街道.xlsx").as_deref(), Some("街道.xlsx"));
+        assert_eq!(upload_name("/abs/path.csv").as_deref(), Some("path.csv"));
+        assert_eq!(upload_name("a\0b\r\n.csv").as_deref(), Some("ab.csv"));
+        assert_eq!(upload_name("\u{202e}vsc.exe.csv").as_deref(), Some("vsc.exe.csv"));
+        assert_eq!(upload_name(".."), None);
+        assert_eq!(upload_name("dir/"), None);
+        assert_eq!(upload_name("\0"), None);
+        let long = upload_name(&format!("{}.csv", "长".repeat(3000))).expect("a name");
+        assert_eq!(long.chars().count(), 120);
+        assert!(long.ends_with("长.csv"));
+    }
 }

@@ -116,6 +116,10 @@ impl Store {
     /// Regions whose code starts with `q` (digits) or whose name contains it, higher levels first.
     pub async fn search_regions(&self, q: &str, limit: i64) -> Result<Vec<RegionRow>> {
         let q = q.trim();
+        // No name holds a NUL, and PostgreSQL refuses one in a parameter.
+        if q.contains('\0') {
+            return Ok(Vec::new());
+        }
         let digits = !q.is_empty() && q.bytes().all(|b| b.is_ascii_digit());
         let (filter, pattern) = if digits {
             ("code LIKE $1", format!("{q}%"))

@@ -129,27 +129,41 @@ pub struct Server {
     pub dir: PathBuf,
     pub base: String,
     pub log: PathBuf,
+    /// The node's name and extra environment, kept for [`Server::restart`].
+    node: Option<(String, Vec<(String, String)>)>,
 }
 
 impl Server {
+    /// One node on SQLite in `dir`.
     pub fn start(dir: &Path) -> Server {
-        Server::start_with(dir, &[])
+        Self::spawn(dir, None)
     }
 
-    /// The same with extra environment, e.g. another database and file store.
-    pub fn start_with(dir: &Path, env: &[(&str, String)]) -> Server {
+    /// A node named `name` on `dir` with extra `PUBDATA_*` variables (e.g. a PostgreSQL
+    /// `PUBDATA_DATABASE_URL` and its own `PUBDATA_SEARCH_DIR`); its log is `dir/server-<name>.log`,
+    /// so several nodes can share one data directory.
+    pub fn start_with(dir: &Path, name: &str, env: &[(&str, String)]) -> Server {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        Self::spawn(dir, Some((name.to_string(), env)))
+    }
+
+    fn spawn(dir: &Path, node: Option<(String, Vec<(String, String)>)>) -> Server {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
-        let log = dir.join("server.log");
+        let log = match &node {
+            Some((name, _)) => dir.join(format!("server-{name}.log")),
+            None => dir.join("server.log"),
+        };
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pubdata"));
         cmd.arg("serve")
             .env("PUBDATA_DATA_DIR", dir)
             .env("PUBDATA_ADDR", format!("127.0.0.1:{port}"))
             .env("PUBDATA_REGIONS_DIR", dir.join("no-regions"))
             .env_remove("PUBDATA_DATABASE_URL")
+            .env_remove("PUBDATA_SEARCH_DIR")
             .env_remove("PUBDATA_CONFIG")
             .current_dir(dir);
-        for (k, v) in env {
+        for (k, v) in node.iter().flat_map(|(_, env)| env) {
             cmd.env(k, v);
         }
         let mut child = spawn_logged(&mut cmd, &log, "pubdata serve");
@@ -159,6 +173,7 @@ impl Server {
             dir: dir.to_path_buf(),
             base,
             log,
+            node,
         }
     }
 
@@ -172,7 +187,7 @@ impl Server {
 
     pub fn restart(&mut self) {
         self.kill9();
-        *self = Server::start(&self.dir.clone());
+        *self = Server::spawn(&self.dir.clone(), self.node.take());
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -228,10 +243,14 @@ pub fn expect(agent: &ureq::Agent, method: &str, url: &str, token: &str, body: O
 
 /// Accounts and tokens made through the services, before the server starts.
 pub fn seed(dir: &Path) -> Tokens {
-    let url = format!("sqlite://{}?mode=rwc", dir.join("pubdata.db").display());
+    seed_on(&format!("sqlite://{}?mode=rwc", dir.join("pubdata.db").display()))
+}
+
+/// [`seed`] on the database at `url` (migrated first).
+pub fn seed_on(url: &str) -> Tokens {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let store = Store::open(&url, Default::default()).await.unwrap();
+        let store = Store::open(url, Default::default()).await.unwrap();
         store.migrate().await.unwrap();
         let console = Caller::console();
         let org = |kind: &'static str, name: &'static str, code: &'static str| NewOrg {

@@ -62,6 +62,11 @@ pub async fn login(State(app): State<AppState>, ctx: Ctx, headers: HeaderMap, fo
     .await
     {
         Ok(session) => {
+            // A new login, a new id: the session this browser had before (another account's,
+            // or one an attacker planted) ends, so no id from before the login stays valid.
+            if let Some(old) = cookie(&headers, SESSION_COOKIE).filter(|t| !t.is_empty()) {
+                auth::logout(&app.store, &ctx.caller, old).await?;
+            }
             let mut resp = Redirect::to(&next).into_response();
             let c = HeaderValue::from_str(&session_cookie(&app, &session.token))
                 .map_err(|e| crate::error::AppError::Internal(e.to_string()))?;

@@ -172,6 +172,9 @@ impl Store {
         };
         let mut wheres = conditions(&mut sql, columns, &query.filters)?;
         if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            if q.contains('\0') {
+                return Err(bad("q".into(), "nul_character").into());
+            }
             let text: Vec<&DatastoreColumn> = columns
                 .iter()
                 .filter(|c| Kind::of(c.field_type) == Kind::Text)
@@ -295,6 +298,10 @@ pub(crate) fn conditions(sql: &mut Sql, columns: &[DatastoreColumn], filters: &[
     for f in filters {
         let param = format!("{}.{}", f.field, format!("{:?}", f.op).to_lowercase());
         let c = by_name(&f.field, param.clone())?;
+        // No stored text holds a NUL (PostgreSQL refuses them), so no value with one can match.
+        if f.value.contains('\0') {
+            return Err(bad(param, "nul_character").into());
+        }
         let col = quote(&c.column);
         let kind = Kind::of(c.field_type);
         // Equality is the same under any deterministic collation; on PostgreSQL, naming the
