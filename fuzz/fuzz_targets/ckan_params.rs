@@ -9,8 +9,25 @@ use pubdata_core::ckan_params::{parse_datastore_search, solr_tokens, Params};
 use pubdata_core::datastore_query::MAX_LIMIT;
 
 const NAMES: &[&str] = &[
-    "q", "fq", "fq_list", "sort", "rows", "start", "facet", "facet.field", "facet.limit", "id", "resource_id",
-    "limit", "offset", "filters", "fields", "records_format", "include_total", "all_fields", "name",
+    "q",
+    "fq",
+    "fq_list",
+    "sort",
+    "rows",
+    "start",
+    "facet",
+    "facet.field",
+    "facet.limit",
+    "id",
+    "resource_id",
+    "limit",
+    "offset",
+    "filters",
+    "fields",
+    "records_format",
+    "include_total",
+    "all_fields",
+    "name",
 ];
 
 fn check_tokens(s: &str) {
@@ -24,7 +41,9 @@ fn check_tokens(s: &str) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&kind, rest)) = data.split_first() else { return };
+    let Some((&kind, rest)) = data.split_first() else {
+        return;
+    };
     let parsed = match kind % 4 {
         0 => Params::from_query(&String::from_utf8_lossy(rest)),
         1 => Params::from_body("application/x-www-form-urlencoded", rest),
@@ -41,7 +60,10 @@ fuzz_target!(|data: &[u8]| {
         }
         for (default, min, max) in [(10, 0, 1000), (-1, -1, i64::MAX), (5, 1, 1)] {
             if let Ok(n) = p.int(name, default, min, max) {
-                assert!(n == default || (min..=max).contains(&n), "{name}: {n} outside {min}..={max}");
+                assert!(
+                    n == default || (min..=max).contains(&n),
+                    "{name}: {n} outside {min}..={max}"
+                );
             }
         }
         let _ = p.flag(name, true);

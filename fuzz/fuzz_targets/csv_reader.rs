@@ -7,7 +7,11 @@ use pubdata_fuzz::{check_ingest, fuzz_options};
 
 fuzz_target!(|data: &[u8]| {
     // A leading tab byte also reads the file as .tsv (a delimiter preference).
-    let name = if data.first() == Some(&b'\t') { "fuzz.tsv" } else { "fuzz.csv" };
+    let name = if data.first() == Some(&b'\t') {
+        "fuzz.tsv"
+    } else {
+        "fuzz.csv"
+    };
     let opts = fuzz_options();
     if let Some((report, _)) = check_ingest(data, name, &opts) {
         assert!(report.encoding.is_some() && report.delimiter.is_some(), "{report:?}");

@@ -14,7 +14,11 @@ fuzz_target!(|data: &[u8]| {
     match parse_rows_params(&pairs) {
         Ok((q, _csv)) => {
             assert!((1..=MAX_LIMIT).contains(&q.limit), "limit {}", q.limit);
-            assert!(q.fields.iter().all(|f| !f.is_empty() && f.trim() == f), "{:?}", q.fields);
+            assert!(
+                q.fields.iter().all(|f| !f.is_empty() && f.trim() == f),
+                "{:?}",
+                q.fields
+            );
             let filter_keys = pairs.iter().filter(|(k, _)| k.contains('.')).count();
             assert!(q.filters.len() <= filter_keys);
             for f in &q.filters {

@@ -24,7 +24,10 @@ fn method(b: &[u8]) -> MaskMethod {
     };
     match b.first().copied().unwrap_or(0) % 5 {
         0 => MaskMethod::Redact,
-        1 => MaskMethod::Keep { first: wide(1), last: wide(2) },
+        1 => MaskMethod::Keep {
+            first: wide(1),
+            last: wide(2),
+        },
         2 => MaskMethod::Hash,
         3 => MaskMethod::GeneraliseDate { to: DatePart::Month },
         _ => MaskMethod::GeneraliseDate { to: DatePart::Year },
@@ -42,7 +45,10 @@ fuzz_target!(|data: &[u8]| {
     // Detectors.
     let found = scan(value);
     if id_card_valid(value) {
-        assert!(found.contains(PiiKind::IdCard), "a valid ID number alone is not found: {value:?}");
+        assert!(
+            found.contains(PiiKind::IdCard),
+            "a valid ID number alone is not found: {value:?}"
+        );
     }
     let _ = luhn_valid(value);
 
@@ -76,7 +82,9 @@ fuzz_target!(|data: &[u8]| {
                 || match to {
                     DatePart::Year => out.len() == 4 && out.bytes().all(|b| b.is_ascii_digit()),
                     DatePart::Month => {
-                        out.len() == 7 && out.as_bytes()[4] == b'-' && out.bytes().filter(u8::is_ascii_digit).count() == 6
+                        out.len() == 7
+                            && out.as_bytes()[4] == b'-'
+                            && out.bytes().filter(u8::is_ascii_digit).count() == 6
                     }
                 };
             assert!(ok, "generalised date {out:?} from {value:?}");
@@ -89,16 +97,22 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    // The same value through the pipeline, masked by rule in a one-column CSV (quoted, so any
+    // The same value through the pipeline, masked by rule in a column of a CSV (quoted, so any
     // text is one cell).
     if value.is_empty() || value.contains('"') || value.contains('\r') || value.contains('\n') || value.len() > 4096 {
         return;
     }
     let csv = format!("v,w\n\"{value}\",1\n\"{value}\",2\n");
     let mut opts = fuzz_options();
-    opts.masks = vec![MaskRule { column: "v".into(), method: m.clone() }];
+    opts.masks = vec![MaskRule {
+        column: "v".into(),
+        method: m.clone(),
+    }];
     opts.mask_secret = MaskSecret(b"fuzz secret".to_vec());
-    let sink = CheckingSink { keep_cells: true, ..Default::default() };
+    let sink = CheckingSink {
+        keep_cells: true,
+        ..Default::default()
+    };
     if let Some((report, sink)) = check_ingest_into(csv.as_bytes(), "mask.csv", &opts, sink) {
         assert_eq!(report.masked_columns, ["v"]);
         if !found.is_empty() && !value.contains('*') {

@@ -83,7 +83,9 @@ fn csv(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let f = fixture();
     if mode % 2 == 0 {
         let name = if rest.starts_with(b"PK") {
@@ -94,9 +96,14 @@ fuzz_target!(|data: &[u8]| {
             "leak.csv"
         };
         if let Ok(report) = trace_with(rest, name, &f.original, &f.candidates, &f.secret, &f.opts) {
-            let accounted = report.rows_identified + report.rows_ambiguous + report.rows_not_found + report.rows_repeated;
+            let accounted =
+                report.rows_identified + report.rows_ambiguous + report.rows_not_found + report.rows_repeated;
             assert_eq!(accounted, report.rows_read, "rows unaccounted for: {report:?}");
-            assert!((0.0..=1.0).contains(&report.order_kept), "order_kept {}", report.order_kept);
+            assert!(
+                (0.0..=1.0).contains(&report.order_kept),
+                "order_kept {}",
+                report.order_kept
+            );
             assert_eq!(report.scores.len(), f.candidates.len());
             for s in &report.scores {
                 assert!(s.log10_p <= 1e-9 && !s.log10_p.is_nan(), "log10_p {}", s.log10_p);
@@ -181,10 +188,23 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
+    if rows.is_empty() {
+        return;
+    }
     let text = csv(&header, &rows);
-    let report = trace_with(text.as_bytes(), "leak.csv", &f.original, &f.candidates, &f.secret, &f.opts)
-        .expect("a rendered download could not be read back");
+    let report = trace_with(
+        text.as_bytes(),
+        "leak.csv",
+        &f.original,
+        &f.candidates,
+        &f.secret,
+        &f.opts,
+    )
+    .expect("a rendered download could not be read back");
     if let Some(m) = report.matched() {
-        assert_eq!(m.grant_id, f.candidates[g].grant_id, "the trace named the wrong grant: {report:?}");
+        assert_eq!(
+            m.grant_id, f.candidates[g].grant_id,
+            "the trace named the wrong grant: {report:?}"
+        );
     }
 });

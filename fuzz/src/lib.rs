@@ -97,7 +97,11 @@ pub fn check_report(report: &Report, sink: &CheckingSink) {
         assert!(s.score.is_finite(), "column score {s:?}");
     }
     for f in &report.privacy {
-        assert!(names.contains(&f.column), "privacy finding for unknown column {:?}", f.column);
+        assert!(
+            names.contains(&f.column),
+            "privacy finding for unknown column {:?}",
+            f.column
+        );
         assert!(f.count <= report.rows, "more findings than rows: {f:?}");
     }
 }

@@ -110,6 +110,8 @@ pub fn render(
 
 #[cfg(test)]
 mod tests {
+    use pubdata_store::datastore::{Filter, Op};
+
     use super::*;
 
     fn params(v: Value) -> Params {
