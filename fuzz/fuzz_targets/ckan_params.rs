@@ -80,7 +80,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(r.limit <= MAX_LIMIT);
         assert_eq!(r.query.limit, r.limit.max(1));
         assert!(!r.query.fields.iter().any(|f| f == "_id"));
-        assert!(r.query.sort.as_ref().is_none_or(|(f, _)| f != "_id" && !f.is_empty()));
+        assert!(r.query.sort.as_ref().is_none_or(|(f, _)| f != "_id"));
         assert_eq!(r.resource_id.trim().parse::<i64>().ok(), Some(r.dist_id));
     }
 });

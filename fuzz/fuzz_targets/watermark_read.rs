@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use pubdata_ingest::watermark::{trace_with, Candidate, OriginalTable, Permuter, TraceOptions, WatermarkSecret};
 
-const ROWS: usize = 240;
+const ROWS: usize = 128;
 const BLOCK: usize = 16;
 const GRANTS: usize = 4;
 
