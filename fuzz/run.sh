@@ -46,7 +46,9 @@ for t in "${targets[@]}"; do
   touch "target/.mark-$t"
   echo "== fuzz $t for ${FUZZ_SECONDS} s"
   # -timeout: one input taking longer is a finding; -rss_limit_mb: so is one needing more memory.
-  if ! "${fuzz[@]}" run "$t" "$scratch" "corpus/$t" -- \
+  # Only the scratch corpus is given, seeded from the committed one, so nothing is written there.
+  cp -n "corpus/$t"/* "$scratch"/ 2>/dev/null || true
+  if ! "${fuzz[@]}" run "$t" "$scratch" -- \
       -max_total_time="$FUZZ_SECONDS" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
       >"target/fuzz-$t.log" 2>&1; then
     tail -n 60 "target/fuzz-$t.log"
