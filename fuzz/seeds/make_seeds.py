@@ -47,6 +47,15 @@ put("json_reader", "numbers.json", '[{"big": 12345678901234567890, "neg": -0.0, 
 def xlsx(sheets, shared, method=zipfile.ZIP_DEFLATED):
     buf = io.BytesIO()
     z = zipfile.ZipFile(buf, "w", method)
+    plain_writestr = z.writestr
+
+    def writestr(name, text):
+        # A fixed date, so that the seeds come out byte for byte the same on every run.
+        info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+        info.compress_type = method
+        plain_writestr(info, text)
+
+    z.writestr = writestr
     types = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
     book = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
     rels = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
