@@ -4,8 +4,10 @@
 pub mod application;
 pub mod audit;
 pub mod calendar;
+pub mod ckan_params;
 pub mod correction;
 pub mod credit_code;
+pub mod datastore_query;
 pub mod demand;
 pub mod error;
 pub mod field;

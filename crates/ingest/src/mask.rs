@@ -63,7 +63,10 @@ impl MaskMethod {
 
 fn keep(value: &str, first: usize, last: usize, out: &mut String) {
     let n = value.chars().count();
-    if n <= first + last {
+    // Rules are JSON anyone with the provider's rights may write: counts near usize::MAX must
+    // not overflow (a panic in debug builds, and in release a sum that wraps to a small number
+    // would show the whole value).
+    if n <= first.saturating_add(last) {
         out.extend(std::iter::repeat_n('*', n.max(1)));
         return;
     }
@@ -108,6 +111,18 @@ mod tests {
         assert_eq!(apply(&m, "13812345678"), "138****5678");
         assert_eq!(apply(&MaskMethod::Keep { first: 1, last: 0 }, "张三丰"), "张**");
         assert_eq!(apply(&m, "1234567"), "*******", "too short to hide anything");
+    }
+
+    /// Found by the `privacy` fuzz target: `first + last` overflowed.
+    #[test]
+    fn keep_with_huge_counts_masks_everything() {
+        for (first, last) in [(usize::MAX, 1), (1, usize::MAX), (usize::MAX, usize::MAX)] {
+            assert_eq!(apply(&MaskMethod::Keep { first, last }, "13812345678"), "***********");
+        }
+        let rule: MaskRule =
+            serde_json::from_str(r#"{"column": "p", "method": "keep", "first": 18446744073709551615, "last": 1}"#)
+                .unwrap();
+        assert_eq!(apply(&rule.method, "13812345678"), "***********");
     }
 
     #[test]

@@ -687,67 +687,6 @@ impl Serialize for Records<'_> {
     }
 }
 
-/// Builds the datastore query from the request's parameters: `q`, `sort` (`-field` descends),
-/// `fields`, `limit`, `offset`, `after`, `format`, and filters `<field>.<op>=value` with op one of
-/// eq, in, gt, gte, lt, lte, prefix.
-fn rows_query(params: &[(String, String)]) -> AppResult<(pubdata_store::datastore::DatastoreQuery, bool)> {
-    use pubdata_store::datastore::{DatastoreQuery, Filter, Op, MAX_LIMIT};
-    let field = |name: &str, code: &str| {
-        AppError::Domain(DomainError::Validation(vec![pubdata_core::FieldError::new(name, code)]))
-    };
-    let number = |name: &str, v: &str| v.parse::<u64>().map_err(|_| field(name, "number"));
-    let mut q = DatastoreQuery {
-        limit: 100,
-        ..Default::default()
-    };
-    let mut csv = false;
-    for (k, v) in params {
-        match k.as_str() {
-            "q" => q.q = Some(v.clone()),
-            "sort" => {
-                q.sort = Some(match v.strip_prefix('-') {
-                    Some(f) => (f.to_string(), true),
-                    None => (v.clone(), false),
-                })
-            }
-            "fields" => {
-                q.fields = v
-                    .split(',')
-                    .map(|f| f.trim().to_string())
-                    .filter(|f| !f.is_empty())
-                    .collect()
-            }
-            "limit" => {
-                q.limit = number("limit", v)?;
-                if !(1..=MAX_LIMIT).contains(&q.limit) {
-                    return Err(AppError::Domain(DomainError::Validation(vec![
-                        pubdata_core::FieldError::new("limit", "range")
-                            .with("min", 1)
-                            .with("max", MAX_LIMIT),
-                    ])));
-                }
-            }
-            "offset" => q.offset = number("offset", v)?,
-            "after" => q.after = Some(v.parse::<i64>().map_err(|_| field("after", "number"))?),
-            "app_key" => {}
-            "format" => match v.as_str() {
-                "json" => csv = false,
-                "csv" => csv = true,
-                _ => return Err(field("format", "format")),
-            },
-            _ => match k.rsplit_once('.').and_then(|(f, op)| Op::parse(op).map(|op| (f, op))) {
-                Some((f, op)) => q.filters.push(Filter {
-                    field: f.to_string(),
-                    op,
-                    value: v.clone(),
-                }),
-                None => return Err(field(k, "unknown_parameter")),
-            },
-        }
-    }
-    Ok((q, csv))
-}
-
 /// The data API: rows of the resource's current data with typed filters, text search, sorting,
 /// field choice and paging, as JSON or CSV. Needs a grant: an AppKey (`X-App-Key` header or
 /// `app_key`), or a session or API token of a consumer holding a grant with API access; the
@@ -776,7 +715,7 @@ pub async fn rows(
     headers: axum::http::HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> AppResult<axum::response::Response> {
-    let (query, csv) = rows_query(&params)?;
+    let (query, csv) = pubdata_core::datastore_query::parse_rows_params(&params)?;
     // An AppKey (per grant) in `X-App-Key` or `app_key=`; otherwise the session or API token.
     let key = headers
         .get("x-app-key")

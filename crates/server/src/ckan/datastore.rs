@@ -2,145 +2,17 @@
 //! CKAN's shape (`fields` with CKAN types, `records` as objects with `_id`, `total`, `_links`).
 
 use pubdata_core::field::FieldType;
-use pubdata_store::datastore::{DatastoreQuery, Filter, Op, QueryResult, MAX_LIMIT};
+use pubdata_store::datastore::QueryResult;
 use serde_json::{json, Map, Value};
 
 use super::error::CkanError;
 use super::params::Params;
 
-/// CKAN's default page of rows.
-pub const DEFAULT_LIMIT: i64 = 100;
-
-/// What `datastore_search` asked for.
-#[derive(Debug, Clone)]
-pub struct DatastoreRequest {
-    /// The distribution id the resource id names.
-    pub dist_id: i64,
-    pub resource_id: String,
-    pub query: DatastoreQuery,
-    /// `limit=0` asks for the fields only; the store always reads at least one row.
-    pub limit: u64,
-    pub include_total: bool,
-}
-
-fn text_of(field: &str, v: &Value) -> Result<String, CkanError> {
-    match v {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
-        _ => Err(CkanError::invalid(
-            "filters",
-            format!("The value for {field:?} must be a string, number, boolean or a list of them"),
-        )),
-    }
-}
-
-/// `{"col": value}` is an equality, `{"col": [a, b]}` any of the values.
-fn filters(map: &Map<String, Value>) -> Result<Vec<Filter>, CkanError> {
-    let mut out = Vec::new();
-    for (field, v) in map {
-        let (op, value) = match v {
-            Value::Array(items) => {
-                let values = items.iter().map(|i| text_of(field, i)).collect::<Result<Vec<_>, _>>()?;
-                if values.iter().any(|v| v.contains(',')) {
-                    return Err(CkanError::invalid(
-                        "filters",
-                        format!("Values in a list for {field:?} cannot contain commas"),
-                    ));
-                }
-                (Op::In, values.join(","))
-            }
-            other => (Op::Eq, text_of(field, other)?),
-        };
-        out.push(Filter {
-            field: field.clone(),
-            op,
-            value,
-        });
-    }
-    Ok(out)
-}
-
-/// `"col"`, `"col asc"` or `"col desc"`; one column (or `_id`, the file order).
-fn sort(s: &str) -> Result<Option<(String, bool)>, CkanError> {
-    let parts: Vec<&str> = s.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
-    let invalid = |m: String| CkanError::invalid("sort", m);
-    let [one] = parts[..] else {
-        return match parts.len() {
-            0 => Ok(None),
-            _ => Err(invalid("Sort by one field only, e.g. \"name desc\"".into())),
-        };
-    };
-    let words: Vec<&str> = one.split_whitespace().collect();
-    let (field, desc) = match words[..] {
-        [f] => (f, false),
-        [f, dir] if dir.eq_ignore_ascii_case("asc") => (f, false),
-        [f, dir] if dir.eq_ignore_ascii_case("desc") => (f, true),
-        _ => {
-            return Err(invalid(format!(
-                "{one:?} is not \"field\", \"field asc\" or \"field desc\""
-            )))
-        }
-    };
-    let field = field.trim_matches('"');
-    match (field, desc) {
-        ("_id", false) => Ok(None),
-        ("_id", true) => Err(invalid("Rows can be sorted by _id ascending only".into())),
-        _ => Ok(Some((field.to_string(), desc))),
-    }
-}
+pub use pubdata_core::ckan_params::{DatastoreRequest, DEFAULT_LIMIT};
 
 /// Reads `datastore_search`'s parameters.
 pub fn parse(p: &Params) -> Result<DatastoreRequest, CkanError> {
-    let resource_id = p
-        .text("resource_id")?
-        .or(p.text("id")?)
-        .ok_or_else(|| CkanError::invalid("resource_id", "Missing value"))?;
-    let dist_id = resource_id
-        .trim()
-        .parse::<i64>()
-        .map_err(|_| CkanError::NotFound(format!("Resource \"{resource_id}\" was not found.")))?;
-    let limit = p.int("limit", DEFAULT_LIMIT, 0, MAX_LIMIT as i64)? as u64;
-    let offset = p.int("offset", 0, 0, i64::MAX)? as u64;
-    let q = match p.get("q") {
-        Some(Value::Object(_)) => {
-            return Err(CkanError::invalid(
-                "q",
-                "Searching single fields is not supported; give q as text, or use filters",
-            ))
-        }
-        _ => p.text("q")?,
-    };
-    let fields = p
-        .list("fields")?
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|f| f != "_id")
-        .collect();
-    let sort = match p.text("sort")? {
-        Some(s) => sort(&s)?,
-        None => None,
-    };
-    if let Some(format) = p.text("records_format")? {
-        if format != "objects" {
-            return Err(CkanError::invalid("records_format", "Only \"objects\" is supported"));
-        }
-    }
-    Ok(DatastoreRequest {
-        dist_id,
-        resource_id,
-        query: DatastoreQuery {
-            filters: filters(&p.object("filters")?.unwrap_or_default())?,
-            q,
-            sort,
-            fields,
-            limit: limit.max(1),
-            offset,
-            after: None,
-        },
-        limit,
-        include_total: p.flag("include_total", true)?,
-    })
+    Ok(pubdata_core::ckan_params::parse_datastore_search(p)?)
 }
 
 /// A pubdata field type as CKAN's datastore names column types.
@@ -238,6 +110,8 @@ pub fn render(
 
 #[cfg(test)]
 mod tests {
+    use pubdata_store::datastore::{Filter, Op};
+
     use super::*;
 
     fn params(v: Value) -> Params {

@@ -2,6 +2,7 @@
 //! Validation Error), and a bare JSON string for a bad request, as `ckan/views/api.py` sends them.
 
 use axum::http::StatusCode;
+use pubdata_core::ckan_params::ParamError;
 use pubdata_core::{DomainError, FieldError};
 use pubdata_service::StoreError;
 use serde_json::{json, Map, Value};
@@ -77,6 +78,17 @@ fn field_message(f: &FieldError) -> String {
         "range" => format!("Must be between {} and {}", param("min"), param("max")),
         "number" => "Invalid integer".into(),
         other => other.replace('_', " "),
+    }
+}
+
+impl From<ParamError> for CkanError {
+    fn from(e: ParamError) -> Self {
+        match e {
+            ParamError::Invalid { field, message } => CkanError::Validation(vec![(field, vec![message])]),
+            ParamError::BadRequest(m) => CkanError::BadRequest(m),
+            ParamError::SearchQuery(m) => CkanError::SearchQuery(m),
+            ParamError::NotFound(m) => CkanError::NotFound(m),
+        }
     }
 }
 

@@ -120,63 +120,10 @@ fn query_error(msg: impl Into<String>) -> CkanError {
 
 /// Splits at white space outside quotes and parentheses, keeping quotes in the tokens.
 fn tokens(s: &str) -> Result<Vec<String>, CkanError> {
-    let (mut out, mut cur, mut quoted, mut depth) = (Vec::new(), String::new(), false, 0u32);
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                cur.push(c);
-                if let Some(n) = chars.next() {
-                    cur.push(n);
-                }
-            }
-            '"' => {
-                quoted = !quoted;
-                cur.push(c);
-            }
-            '(' if !quoted => {
-                depth += 1;
-                cur.push(c);
-            }
-            ')' if !quoted => {
-                depth = depth
-                    .checked_sub(1)
-                    .ok_or_else(|| query_error(format!("unbalanced ')' in {s:?}")))?;
-                cur.push(c);
-            }
-            c if c.is_whitespace() && !quoted && depth == 0 => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-            }
-            c => cur.push(c),
-        }
-    }
-    if quoted {
-        return Err(query_error(format!("a quote is not closed in {s:?}")));
-    }
-    if depth > 0 {
-        return Err(query_error(format!("a '(' is not closed in {s:?}")));
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    Ok(out)
+    Ok(pubdata_core::ckan_params::solr_tokens(s)?)
 }
 
-/// A value without its quotes and escapes.
-fn unquote(v: &str) -> String {
-    let inner = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v);
-    let mut out = String::new();
-    let mut chars = inner.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => out.extend(chars.next()),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use pubdata_core::ckan_params::solr_unquote as unquote;
 
 /// The values of `field:value`, `field:"a value"` or `field:(a OR "b c")`.
 fn values(field: &str, v: &str) -> Result<Vec<String>, CkanError> {

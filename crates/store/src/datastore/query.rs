@@ -9,59 +9,7 @@ use super::convert::{self, Kind};
 use super::{check_table, quote, DatastoreColumn};
 use crate::{Backend, Result, Store, StoreError};
 
-/// How a filter compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Eq,
-    /// One of several values, comma-separated.
-    In,
-    Gt,
-    Gte,
-    Lt,
-    Lte,
-    /// Text starting with the value.
-    Prefix,
-}
-
-impl Op {
-    pub fn parse(s: &str) -> Option<Op> {
-        Some(match s {
-            "eq" => Op::Eq,
-            "in" => Op::In,
-            "gt" => Op::Gt,
-            "gte" => Op::Gte,
-            "lt" => Op::Lt,
-            "lte" => Op::Lte,
-            "prefix" => Op::Prefix,
-            _ => return None,
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filter {
-    pub field: String,
-    pub op: Op,
-    pub value: String,
-}
-
-/// The largest page the data API returns.
-pub const MAX_LIMIT: u64 = 10_000;
-
-#[derive(Debug, Clone, Default)]
-pub struct DatastoreQuery {
-    pub filters: Vec<Filter>,
-    /// Text that any text field contains.
-    pub q: Option<String>,
-    /// A field to sort by, and whether descending; file order otherwise.
-    pub sort: Option<(String, bool)>,
-    /// The fields to return; all when empty.
-    pub fields: Vec<String>,
-    pub limit: u64,
-    pub offset: u64,
-    /// Keyset paging in file order: rows after this row number (from a previous `next_after`).
-    pub after: Option<i64>,
-}
+pub use pubdata_core::datastore_query::{prefix_upper_bound, DatastoreQuery, Filter, Op, MAX_LIMIT};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct QueryResult {
@@ -117,25 +65,6 @@ impl Sql {
 
 fn like_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-}
-
-/// The least text greater than every text that starts with `prefix` (in code point order, which
-/// is UTF-8 byte order): the prefix with its last character replaced by the next one, dropping
-/// trailing U+10FFFF. `None` when every text from `prefix` on starts with it (an empty prefix, or
-/// one of only U+10FFFF).
-pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
-    let mut chars: Vec<char> = prefix.chars().collect();
-    while let Some(last) = chars.pop() {
-        let next = match last as u32 + 1 {
-            0xD800 => Some('\u{E000}'),
-            n => char::from_u32(n),
-        };
-        if let Some(c) = next {
-            chars.push(c);
-            return Some(chars.into_iter().collect());
-        }
-    }
-    None
 }
 
 impl Store {
