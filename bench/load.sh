@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Mixed load (issue 8 item 2): `pubdata demo` seeded through the services, then six wrk clients at
 # once for DURATION on loopback, 256 connections in all:
-#   search (64) · web pages: home, search, dataset pages (64) · data API by key with a token (48)
-#   · downloads of a published file under a grant (32) · applications, created then submitted
-#   (32) · pre-review decisions forwarding applications submitted in a first phase (16)
+#   search (48) · web pages: home, catalogue search, dataset pages (64) · data API by key with a
+#   token (48) · downloads of a 1.6 MB published file under a grant (16) · applications, created
+#   then submitted (48) · pre-review decisions forwarding applications submitted in a first
+#   phase (32)
 # against a SQLite-backed and a PostgreSQL-backed server. It fails on any 5xx or connection
 # error, and when an acknowledged write is missing afterwards: every application created (201),
 # submitted (200) and forwarded (200) must be in the database in that state or a later one.
@@ -76,7 +77,7 @@ run_backend() {
   curl -fs "$base/healthz" >/dev/null || { echo "the demo did not start" >&2; tail -30 "$dir/server.log" >&2; exit 1; }
   echo "demo seeded and serving in $((SECONDS - t0)) s"
 
-  token() { env "${env[@]}" "$BIN" user token "$1" --name load-bench; }
+  token() { env "${env[@]}" "$BIN" user token "$1" --name load-bench 2>/dev/null | tail -1; }
   local reader applicant reviewer
   reader=$(token consumer.person)
   applicant=$(token consumer.org)
@@ -85,12 +86,13 @@ run_backend() {
 
   # The street table (unconditional, the reader holds a grant), its file, and the village
   # table (conditional) the applications ask for.
-  local streets villages streets_name dist datasets
-  streets=$(api "$reader" "/search?q=$(jq -rn --arg q 全国乡镇（街道）区划代码 '$q|@uri')" | jq -r '.hits[0].id')
-  villages=$(api "$reader" "/search?q=$(jq -rn --arg q 成都市村（社区）级区划代码 '$q|@uri')" | jq -r '.hits[0].id')
-  streets_name=$(api "$reader" "/resources/$streets" | jq -r '.name')
+  local streets villages streets_name dist datasets found
+  found=$(api "$reader" "/search?q=$(jq -rn --arg q 全国乡镇（街道）区划代码 '$q|@uri')")
+  streets=$(echo "$found" | jq -r '.results[0].id')
+  streets_name=$(echo "$found" | jq -r '.results[0].name')
+  villages=$(api "$reader" "/search?q=$(jq -rn --arg q 成都市村（社区）级区划代码 '$q|@uri')" | jq -r '.results[0].id')
   dist=$(api "$reader" "/resources/$streets/distributions" | jq -r '[.[] | select(.kind == "file")][0].id')
-  datasets=$(api "$reader" "/search?limit=20" | jq -r '[.hits[].name] | join(" ")')
+  datasets=$(api "$reader" "/search?limit=20" | jq -r '[.results[].name] | join(" ")')
   echo "streets: resource $streets ($streets_name), file $dist; villages: resource $villages"
   local download="/dataset/$streets_name/resource/$dist/download"
   curl -fsS -o /dev/null -H "Authorization: Bearer $reader" "$base$download"
@@ -115,12 +117,12 @@ run_backend() {
     env "$@" wrk -t1 -c"$conns" -d"$DURATION" --timeout 10s --latency -s "bench/load/$name.lua" "$base" \
       >"$dir/$name.txt" 2>&1
   }
-  run search 64 &
+  run search 48 &
   run pages 64 DATASETS="$datasets" &
   run rows 48 TOKEN="$reader" RESOURCE="$streets" CODES="$dir/codes.txt" &
-  run download 32 TOKEN="$reader" DOWNLOAD="$download" &
-  run apply 32 TOKEN="$applicant" RESOURCE="$villages" OUT="$dir/applied" &
-  run review 16 TOKEN="$reviewer" QUEUE="$dir/queue.txt" OUT="$dir/decided" &
+  run download 16 TOKEN="$reader" DOWNLOAD="$download" &
+  run apply 48 TOKEN="$applicant" RESOURCE="$villages" OUT="$dir/applied" &
+  run review 32 TOKEN="$reviewer" QUEUE="$dir/queue.txt" OUT="$dir/decided" &
   wait $(jobs -p | grep -v "^$SERVER$") 2>/dev/null || true
   local cpu_s
   cpu_s=$(awk -v s="$start_ticks" -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15 - s) / hz}' "/proc/$SERVER/stat")
@@ -131,7 +133,7 @@ run_backend() {
   echo "| route | connections | requests | req/s | p50 | p99 | max | statuses |"
   echo "|---|---|---|---|---|---|---|---|"
   local name conns total=0 bad=0
-  for name in search:64 pages:64 rows:48 download:32 apply:32 review:16; do
+  for name in search:48 pages:64 rows:48 download:16 apply:48 review:32; do
     conns=${name#*:}
     name=${name%:*}
     local st lat rps

@@ -2,7 +2,7 @@
 -- DATASETS is a space-separated list of dataset names).
 package.path = "bench/load/?.lua;" .. package.path
 local load = require("common")
-local paths = { "/", "/search?q=" .. load.encode("区划") }
+local paths = { "/", "/catalogue?q=" .. load.encode("区划") }
 for name in string.gmatch(os.getenv("DATASETS") or "", "%S+") do
   paths[#paths + 1] = "/dataset/" .. name
 end

@@ -191,9 +191,11 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
+    // Logs go to stderr: stdout is the commands' output (a token, a report), for scripts.
     tracing_subscriber::fmt()
         .with_target(false)
         .with_max_level(log_level())
+        .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {

@@ -84,7 +84,8 @@ pub enum Backend {
 pub struct OpenOptions {
     /// PostgreSQL only: run in this schema (created if missing), e.g. one per test.
     pub pg_schema: Option<String>,
-    /// Reader pool size; default 4 on SQLite, 10 on PostgreSQL.
+    /// Reader pool size; default 4 on SQLite, 10 on PostgreSQL (where transactions get a pool of
+    /// half as many, at least 2; on SQLite one writer).
     pub max_connections: Option<u32>,
 }
 
@@ -142,24 +143,15 @@ impl Store {
                         .await?;
                     pool.close().await;
                 }
-                let schema = opts.pg_schema.clone();
-                let pool = AnyPoolOptions::new()
-                    .max_connections(opts.max_connections.unwrap_or(10))
-                    .acquire_timeout(Duration::from_secs(30))
-                    .after_connect(move |conn, _| {
-                        let schema = schema.clone();
-                        Box::pin(async move {
-                            if let Some(s) = schema {
-                                conn.execute(format!("SET search_path TO \"{s}\"").as_str()).await?;
-                            }
-                            Ok(())
-                        })
-                    })
-                    .connect_with(connect)
-                    .await?;
+                // Two pools, as on SQLite: transactions hold only write connections, so a read
+                // made while one is open (e.g. a notice's recipients) always finds a reader, and a
+                // burst of transactions cannot take every connection and wait on itself.
+                let read_max = opts.max_connections.unwrap_or(10);
+                let read = pg_pool(read_max, &connect, &opts.pg_schema).await?;
+                let write = pg_pool((read_max / 2).max(2), &connect, &opts.pg_schema).await?;
                 Store {
-                    read: pool.clone(),
-                    write: pool,
+                    read,
+                    write,
                     backend,
                     columns: Default::default(),
                     hot: Default::default(),
@@ -222,6 +214,24 @@ impl Store {
         self.write.close().await;
         self.read.close().await;
     }
+}
+
+async fn pg_pool(max: u32, connect: &AnyConnectOptions, schema: &Option<String>) -> Result<AnyPool> {
+    let schema = schema.clone();
+    Ok(AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _| {
+            let schema = schema.clone();
+            Box::pin(async move {
+                if let Some(s) = schema {
+                    conn.execute(format!("SET search_path TO \"{s}\"").as_str()).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(connect.clone())
+        .await?)
 }
 
 async fn sqlite_pool(max: u32, connect: &AnyConnectOptions) -> Result<AnyPool> {
