@@ -289,5 +289,5 @@ row "data API + AppKey, streetCode.eq&limit=50, 1 connection" key-street-1 ""
 row "data API + API token, code.eq, 8 connections" token-code ""
 fi
 echo "| server peak RSS after downloads / at end | $rss_downloads / $rss_peak MiB | | |"
-result "server memory, downloads: peak RSS" "$rss_peak MiB"
+result "server memory, downloads ($ONLY): peak RSS" "$rss_peak MiB"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -24,7 +24,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 [ -f "$DATA" ] || { echo "missing $DATA (set PUBDATA_DATA to the folder holding villages.csv.gz)" >&2; exit 1; }
 
-cargo build --release -q -p pubdata-ingest --example ingest_bench
+# BUILD=0 uses the release binary already built.
+if [ "${BUILD:-1}" = 1 ]; then
+  cargo build --release -q -p pubdata-ingest --example ingest_bench
+fi
 BIN="$PWD/target/release/examples/ingest_bench"
 
 TMP="$(mktemp -d)"
