@@ -163,8 +163,6 @@ pub struct UploadInfo {
 /// The kinds of file the ingest pipeline reads.
 pub const UPLOAD_EXTENSIONS: [&str; 5] = ["csv", "tsv", "txt", "xlsx", "json"];
 
-/// Checks, before any byte is received, that the caller may upload to this resource now, and
-/// names the storage key. A second upload while an ingest is running is refused.
 /// The name an uploaded file is shown under: its last path part (a browser on Windows may send
 /// `C:\\…\\x.csv`), without control characters, at most 120 characters with its extension kept.
 /// The name is only shown; the stored key never contains it.
@@ -189,6 +187,8 @@ fn upload_name(filename: &str) -> Option<String> {
     Some(format!("{}{ext}", stem.chars().take(keep).collect::<String>()))
 }
 
+/// Checks, before any byte is received, that the caller may upload to this resource now, and
+/// names the storage key. A second upload while an ingest is running is refused.
 pub async fn begin_upload(store: &Store, caller: &Caller, resource_id: i64, filename: &str) -> Result<UploadTicket> {
     let name = upload_name(filename).ok_or_else(|| DomainError::field("file", "file_required"))?;
     let ext = name

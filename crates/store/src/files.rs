@@ -170,7 +170,13 @@ impl FileStore {
             path: std::env::temp_dir().join(name),
             temporary: true,
         };
-        let mut out = tokio::fs::File::create(&copy.path).await.map_err(io_err)?;
+        // The raw upload may hold personal data: readable by this user only, and never through
+        // a file or link someone else put at that name.
+        let mut options = tokio::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut out = options.open(&copy.path).await.map_err(io_err)?;
         let mut stream = self.read_stream(key).await?;
         while let Some(chunk) = stream.next().await {
             out.write_all(&chunk?).await.map_err(io_err)?;

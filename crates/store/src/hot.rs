@@ -1,5 +1,6 @@
-//! Values the data API reads on every call — an AppKey's grant, a token's user, a resource with
-//! its current table — remembered briefly, so that a call does not repeat those queries.
+//! Values read on every call — an AppKey's grant, an API token's user (for every request made
+//! with a token), a consumer's grants on a resource, a resource with its current table —
+//! remembered briefly, so that a call does not repeat those queries.
 //!
 //! Every write transaction this process commits forgets all of them at once (an epoch counter),
 //! so within one node a revoked key, token or grant is refused on the next call. What another

@@ -42,15 +42,20 @@ async fn story(a: Store, b: Store) {
     assert!(revoked(&a, "hot-1").await, "this node's own revocation is seen at once");
 
     // Revoked on another node: still remembered here, for at most HOT_TTL.
+    let remembered_at = std::time::Instant::now();
     assert!(!revoked(&a, "hot-2").await);
     let mut tx = b.begin().await.unwrap();
     tx.revoke_api_token(t2).await.unwrap();
     tx.commit().await.unwrap();
     assert!(revoked(&b, "hot-2").await, "the revoking node sees it at once");
-    assert!(
-        !revoked(&a, "hot-2").await,
-        "the other node's answer is remembered (the documented bound)"
-    );
+    let seen_here = revoked(&a, "hot-2").await;
+    // Only while the remembered answer is younger than HOT_TTL (a slow machine may take longer).
+    if remembered_at.elapsed() < HOT_TTL {
+        assert!(
+            !seen_here,
+            "the other node's answer is remembered (the documented bound)"
+        );
+    }
     tokio::time::sleep(HOT_TTL + std::time::Duration::from_millis(100)).await;
     assert!(revoked(&a, "hot-2").await, "seen once HOT_TTL has passed");
     let (_, u) = token(&a, "hot-2").await.unwrap();
