@@ -30,6 +30,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{Date, WorkCalendar, PRE_REVIEW_DAYS, PROVIDER_REVIEW_DAYS, RELAY_DAYS};
+use crate::datastore_query::Op;
 use crate::error::{Checks, DomainError, FieldError};
 use crate::metadata::{loose, OpenType, ResourceMeta, MAX_FIELDS};
 use crate::policy::Actor;
@@ -587,56 +588,12 @@ impl AccessMethods {
     }
 }
 
-/// A comparison of the data API (the same names, so a grant's filters apply as query filters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FilterOp {
-    Eq,
-    /// One of several values, comma-separated.
-    In,
-    Gt,
-    Gte,
-    Lt,
-    Lte,
-    /// Text starting with the value.
-    Prefix,
-}
-
-impl FilterOp {
-    pub const ALL: [FilterOp; 7] = [
-        FilterOp::Eq,
-        FilterOp::In,
-        FilterOp::Gt,
-        FilterOp::Gte,
-        FilterOp::Lt,
-        FilterOp::Lte,
-        FilterOp::Prefix,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FilterOp::Eq => "eq",
-            FilterOp::In => "in",
-            FilterOp::Gt => "gt",
-            FilterOp::Gte => "gte",
-            FilterOp::Lt => "lt",
-            FilterOp::Lte => "lte",
-            FilterOp::Prefix => "prefix",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<FilterOp> {
-        let s = s.trim().to_ascii_lowercase();
-        FilterOp::ALL.into_iter().find(|op| op.as_str() == s)
-    }
-}
-
 /// A row restriction of a grant: only rows where `field op value` hold are released. Only the
 /// shape is checked here; the data API checks the value against the field's type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RowFilter {
     pub field: String,
-    pub op: FilterOp,
+    pub op: Op,
     /// For `in`, the values joined by `,`.
     pub value: String,
 }
@@ -832,11 +789,11 @@ impl NewRowFilter {
             c.push(FieldError::new(&op_key, "required"));
             None
         } else {
-            let op = FilterOp::parse(&self.op);
+            let op = Op::parse_loose(&self.op);
             c.check(op.is_some(), &op_key, "filter_op");
             op
         };
-        let value = if op == Some(FilterOp::In) {
+        let value = if op == Some(Op::In) {
             let items: Vec<&str> = self
                 .value
                 .split([',', '，', '、'])
@@ -1521,7 +1478,7 @@ mod tests {
                 fields: vec!["code".into()],
                 filters: vec![RowFilter {
                     field: "code".into(),
-                    op: FilterOp::Prefix,
+                    op: Op::Prefix,
                     value: "5101".into(),
                 }],
             }],
@@ -2269,7 +2226,7 @@ mod tests {
         assert_eq!(s.resources[0].filters[0].value, "510100");
         let scope = s.validate(&application(), &cat.refs(), today()).unwrap();
         assert_eq!(scope.methods, AccessMethods::ALL);
-        assert_eq!(scope.resources[0].filters[0].op, FilterOp::Gte);
+        assert_eq!(scope.resources[0].filters[0].op, Op::Gte);
     }
 
     #[test]
@@ -2427,12 +2384,12 @@ mod tests {
             assert_eq!(codes(s.validate(&app, &cat.refs(), today())), want, "{name}");
         }
         // Every data API comparison is accepted; `in` values are tidied.
-        for op in FilterOp::ALL {
+        for op in Op::ALL {
             let mut s = new_scope();
             s.resources[0].filters[0].op = op.as_str().to_uppercase();
             s.resources[0].filters[0].value = "510104, 510105，510106".into();
             let scope = s.validate(&app, &cat.refs(), today()).unwrap();
-            let want = if op == FilterOp::In {
+            let want = if op == Op::In {
                 "510104,510105,510106"
             } else {
                 "510104, 510105，510106"
@@ -2747,7 +2704,7 @@ mod tests {
             assert_eq!(GrantState::parse(s.as_str()), Some(s));
         }
         assert_eq!(ApplicationState::parse("submitted"), None);
-        assert_eq!(FilterOp::parse(" GTE "), Some(FilterOp::Gte));
+        assert_eq!(Op::parse_loose(" GTE "), Some(Op::Gte));
         let rules: Rules = serde_json::from_str(r#"{"auto_relay_after_days": 3}"#).unwrap();
         assert_eq!(
             rules,

@@ -4,8 +4,10 @@
 
 use crate::{DomainError, FieldError};
 
-/// How a filter compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a filter compares: a data API parameter's suffix (`code.eq`), and a grant's row filter
+/// (数据范围), which applies as the same query filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Op {
     Eq,
     /// One of several values, comma-separated.
@@ -19,17 +21,28 @@ pub enum Op {
 }
 
 impl Op {
+    pub const ALL: [Op; 7] = [Op::Eq, Op::In, Op::Gt, Op::Gte, Op::Lt, Op::Lte, Op::Prefix];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Eq => "eq",
+            Op::In => "in",
+            Op::Gt => "gt",
+            Op::Gte => "gte",
+            Op::Lt => "lt",
+            Op::Lte => "lte",
+            Op::Prefix => "prefix",
+        }
+    }
+
+    /// Exactly as the data API writes it (`gte`).
     pub fn parse(s: &str) -> Option<Op> {
-        Some(match s {
-            "eq" => Op::Eq,
-            "in" => Op::In,
-            "gt" => Op::Gt,
-            "gte" => Op::Gte,
-            "lt" => Op::Lt,
-            "lte" => Op::Lte,
-            "prefix" => Op::Prefix,
-            _ => return None,
-        })
+        Op::ALL.into_iter().find(|op| op.as_str() == s)
+    }
+
+    /// As a person types it in a form: surrounding spaces and any case (` GTE `).
+    pub fn parse_loose(s: &str) -> Option<Op> {
+        Op::parse(&s.trim().to_ascii_lowercase())
     }
 }
 

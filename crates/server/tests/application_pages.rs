@@ -900,7 +900,7 @@ fn handler_translation_keys_exist() {
             missing.push(key);
         }
     }
-    for op in pubdata_core::application::FilterOp::ALL {
+    for op in pubdata_core::datastore_query::Op::ALL {
         let key = format!("filter_op.{}", op.as_str());
         if !pubdata_server::i18n::has(pubdata_server::i18n::Lang::En, &key) {
             missing.push(key);

@@ -792,11 +792,14 @@ fn logged_in(r: &Resp) -> bool {
 async fn fixation(mut app: TestApp) {
     let _w = world(&mut app).await;
 
-    // An attacker plants a session id (and a CSRF cookie) of their choosing before the login.
-    let planted = "attacker-chosen-session-id-0123456789abcdef";
+    // An attacker logs in with their own account and plants that real, live session id (and a
+    // CSRF cookie of their choosing) in the victim's browser before the victim logs in.
+    let mut attacker = app.browser();
+    attacker.login("s.editor", PASSWORD).await;
+    let planted = attacker.jar.get("pd_session").cloned().expect("the attacker's session");
     let planted_csrf = "a".repeat(64);
     let mut victim = app.browser();
-    victim.jar.insert("pd_session".into(), planted.into());
+    victim.jar.insert("pd_session".into(), planted.clone());
     victim.jar.insert("pd_csrf".into(), planted_csrf.clone());
     let form = victim.get("/login").await;
     let before = form.csrf();
@@ -810,11 +813,24 @@ async fn fixation(mut app: TestApp) {
         planted_csrf,
         "the planted CSRF token is not the session's"
     );
-    let mut attacker = app.browser();
-    attacker.jar.insert("pd_session".into(), planted.into());
+    let me = attacker
+        .send(
+            Request::get("/api/v1/me")
+                .header(header::COOKIE, format!("pd_session={planted}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
     assert!(
-        !logged_in(&attacker.get("/account").await),
-        "the planted id is not logged in"
+        !me.body.contains("s.consumer"),
+        "the planted session became the victim's: {}",
+        me.body
+    );
+    assert_eq!(
+        me.status,
+        StatusCode::UNAUTHORIZED,
+        "the login in that browser ended the planted session: {}",
+        me.body
     );
 
     // Logging in again (another account, same browser) replaces the session: the old id dies.

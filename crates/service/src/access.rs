@@ -964,7 +964,7 @@ pub async fn grant_for_key(store: &Store, key: &str) -> Result<GrantRow> {
     // seen at once, on another node within `HOT_TTL`.
     let hash = key_hash(key);
     let row = store
-        .remembered(format!("app_key:{hash}"), || store.grant_by_app_key(&hash))
+        .remembered_found(format!("app_key:{hash}"), || store.grant_by_app_key(&hash))
         .await?
         .ok_or_else(unauthenticated)?;
     if !grant_of(&row).is_usable(today()) {

@@ -235,7 +235,7 @@ pub async fn resolve_token(store: &Store, secret: &str) -> Result<UserRow> {
     // `HOT_TTL`; its `last_used_at` is then written when the query runs again.
     let hash = sha256_hex(secret);
     let (token, user) = store
-        .remembered(format!("api_token:{hash}"), || store.use_api_token_with_user(&hash))
+        .remembered_found(format!("api_token:{hash}"), || store.use_api_token_with_user(&hash))
         .await?
         .ok_or(invalid.clone())?;
     if token.revoked_at.is_some() {

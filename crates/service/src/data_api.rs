@@ -5,7 +5,7 @@ use pubdata_core::application::AccessMethod;
 use pubdata_core::metadata::OpenType;
 use pubdata_core::user::Role;
 use pubdata_core::{DomainError, FieldError};
-use pubdata_store::datastore::{DatastoreQuery, Filter, Op, QueryResult};
+use pubdata_store::datastore::{DatastoreQuery, Filter, QueryResult};
 use pubdata_store::GrantRow;
 
 use crate::{access, resources, Caller, Result, Store, StoreError};
@@ -100,15 +100,11 @@ fn restrict(query: &DatastoreQuery, grant: &GrantRow) -> Result<DatastoreQuery> 
             q.fields = fields.clone();
         }
     }
-    for f in &g.filters {
-        if let Some(op) = Op::parse(f.op.as_str()) {
-            q.filters.push(Filter {
-                field: f.field.clone(),
-                op,
-                value: f.value.clone(),
-            });
-        }
-    }
+    q.filters.extend(g.filters.iter().map(|f| Filter {
+        field: f.field.clone(),
+        op: f.op,
+        value: f.value.clone(),
+    }));
     Ok(q)
 }
 

@@ -80,7 +80,7 @@ pub async fn get(store: &Store, caller: &Caller, id: i64) -> Result<Resource> {
 /// answer remembered briefly for the data API's calls: see [`Store::remembered`]).
 pub async fn get_with_table(store: &Store, caller: &Caller, id: i64) -> Result<Arc<(Resource, Option<String>)>> {
     let found = store
-        .remembered(format!("resource_with_table:{id}"), || async {
+        .remembered_found(format!("resource_with_table:{id}"), || async {
             match store.resource_with_table(id).await? {
                 Some((row, table)) => Ok(Some(Arc::new((parse(row)?, table)))),
                 None => Ok(None),

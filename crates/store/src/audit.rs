@@ -94,55 +94,8 @@ const PAGE: i64 = 5_000;
 impl Store {
     /// Re-computes the whole chain and names the first broken row.
     pub async fn verify_audit(&self) -> Result<VerifyReport> {
-        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(self.reader())
-            .await?;
-        let head_seq: i64 = head.try_get("seq")?;
-        let head_hash: String = head.try_get("hash")?;
-        let mut verifier = Verifier::default();
-        let mut after = 0i64;
-        loop {
-            let rows = sqlx::query(
-                "SELECT seq, at, actor_id, actor, action, object_type, object_id, before_state, \
-                 after_state, client_ip, prev_hash, hash FROM audit_events \
-                 WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
-            )
-            .bind(after)
-            .bind(head_seq)
-            .bind(PAGE)
-            .fetch_all(self.reader())
-            .await?;
-            let n = rows.len() as i64;
-            for row in rows {
-                let event = StoredEvent {
-                    record: AuditRecord {
-                        seq: row.try_get("seq")?,
-                        at_ms: row.try_get("at")?,
-                        actor_id: row.try_get("actor_id")?,
-                        actor: row.try_get("actor")?,
-                        action: row.try_get("action")?,
-                        object_type: row.try_get("object_type")?,
-                        object_id: row.try_get("object_id")?,
-                        before: row.try_get("before_state")?,
-                        after: row.try_get("after_state")?,
-                        client_ip: row.try_get("client_ip")?,
-                    },
-                    prev_hash: row.try_get("prev_hash")?,
-                    hash: row.try_get("hash")?,
-                };
-                after = event.record.seq;
-                if let Err(b) = verifier.push(&event) {
-                    return Ok(VerifyReport::Broken(b));
-                }
-            }
-            if n < PAGE {
-                break;
-            }
-        }
-        Ok(match verifier.finish(head_seq, &head_hash) {
-            Ok(events) => VerifyReport::Intact { events },
-            Err(b) => VerifyReport::Broken(b),
-        })
+        let mut conn = self.reader().acquire().await?;
+        verify_chain(&mut conn).await
     }
 
     /// The newest events, optionally only those about one object.
@@ -179,4 +132,58 @@ impl Store {
     pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
         Ok(sqlx::query(sql).execute(&self.write).await?.rows_affected())
     }
+}
+
+/// Re-computes the whole chain on `conn` (inside a transaction, it sees that transaction's
+/// writes) and names the first broken row.
+pub(crate) async fn verify_chain(conn: &mut sqlx::AnyConnection) -> Result<VerifyReport> {
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_one(&mut *conn)
+        .await?;
+    let head_seq: i64 = head.try_get("seq")?;
+    let head_hash: String = head.try_get("hash")?;
+    let mut verifier = Verifier::default();
+    let mut after = 0i64;
+    loop {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor_id, actor, action, object_type, object_id, before_state, \
+             after_state, client_ip, prev_hash, hash FROM audit_events \
+             WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(after)
+        .bind(head_seq)
+        .bind(PAGE)
+        .fetch_all(&mut *conn)
+        .await?;
+        let n = rows.len() as i64;
+        for row in rows {
+            let event = StoredEvent {
+                record: AuditRecord {
+                    seq: row.try_get("seq")?,
+                    at_ms: row.try_get("at")?,
+                    actor_id: row.try_get("actor_id")?,
+                    actor: row.try_get("actor")?,
+                    action: row.try_get("action")?,
+                    object_type: row.try_get("object_type")?,
+                    object_id: row.try_get("object_id")?,
+                    before: row.try_get("before_state")?,
+                    after: row.try_get("after_state")?,
+                    client_ip: row.try_get("client_ip")?,
+                },
+                prev_hash: row.try_get("prev_hash")?,
+                hash: row.try_get("hash")?,
+            };
+            after = event.record.seq;
+            if let Err(b) = verifier.push(&event) {
+                return Ok(VerifyReport::Broken(b));
+            }
+        }
+        if n < PAGE {
+            break;
+        }
+    }
+    Ok(match verifier.finish(head_seq, &head_hash) {
+        Ok(events) => VerifyReport::Intact { events },
+        Err(b) => VerifyReport::Broken(b),
+    })
 }

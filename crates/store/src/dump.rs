@@ -8,9 +8,12 @@
 //! column ascending, bytewise, NULLs first), so the same data gives the same bytes — and the
 //! same sha256 — from SQLite and PostgreSQL.
 
+use std::collections::BTreeMap;
+
 use pubdata_core::field::FieldType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use sqlx::{Any, Row, Transaction};
 
 use crate::datastore::convert::{self, Kind};
@@ -44,6 +47,26 @@ pub struct DatastoreSchema {
     pub indexed: Vec<usize>,
 }
 
+/// Each table's row count and the sha256 of its canonical dump, by table name.
+pub type Sums = BTreeMap<String, (u64, String)>;
+
+/// What a committed load holds: its tables and rows (matching the dump's checksums) and the
+/// verified length of its audit chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    pub tables: usize,
+    pub rows: u64,
+    pub audit_events: i64,
+}
+
+/// The columns that hold a file store key: the objects a dump must carry with it.
+pub const FILE_REFERENCES: &[(&str, &str)] = &[
+    ("application_attachments", "object_key"),
+    ("distributions", "export_key"),
+    ("distributions", "object_key"),
+    ("showcases", "screenshot_key"),
+];
+
 const INTEGER: &str = "integer";
 const TEXT: &str = "text";
 
@@ -65,6 +88,11 @@ impl TableSchema {
                 exprs.push(match FieldType::parse(t) {
                     // SQLite stores booleans as 0/1; both backends answer true/false.
                     Some(FieldType::Boolean) => format!("CASE WHEN {q} THEN 'true' WHEN NOT {q} THEN 'false' END"),
+                    // SQLite keeps the loader's ISO text; PostgreSQL's own text follows DateStyle.
+                    Some(FieldType::Date) if backend == Backend::Postgres => format!("to_char({q}, 'YYYY-MM-DD')"),
+                    Some(FieldType::Datetime) if backend == Backend::Postgres => {
+                        format!("to_char({q}, 'YYYY-MM-DD HH24:MI:SS')")
+                    }
                     _ => format!("CAST({q} AS TEXT)"),
                 });
             }
@@ -281,70 +309,29 @@ impl DumpReader {
 
     /// Every table to dump (all but the migrations' own record), application tables first.
     pub async fn tables(&mut self) -> Result<Vec<TableSchema>> {
-        let names = table_names(&mut self.tx, self.backend).await?;
-        let mut out = Vec::new();
-        for name in names.iter().filter(|n| *n != "schema_migrations") {
-            let datastore = if name.starts_with("ds_") {
-                let field_types: Vec<String> = sqlx::query_scalar(
-                    "SELECT field_type FROM datastore_columns WHERE table_name = $1 ORDER BY position",
-                )
-                .bind(name.as_str())
-                .fetch_all(&mut *self.tx)
-                .await?;
-                let indexed = indexed_columns(&mut self.tx, self.backend, name).await?;
-                Some(DatastoreSchema { field_types, indexed })
-            } else {
-                None
-            };
-            let columns = match &datastore {
-                Some(ds) => std::iter::once(DumpColumn {
-                    name: "_row".into(),
-                    kind: INTEGER.into(),
-                })
-                .chain((0..ds.field_types.len()).map(|i| DumpColumn {
-                    name: column_name(i),
-                    kind: TEXT.into(),
-                }))
-                .collect(),
-                None => columns_of(&mut self.tx, self.backend, name).await?,
-            };
-            out.push(TableSchema {
-                name: name.clone(),
-                columns,
-                datastore,
-            });
-        }
-        out.sort_by_key(|t| (t.is_datastore(), t.name.clone()));
-        Ok(out)
+        dump_tables(&mut self.tx, self.backend).await
     }
 
     /// Calls `each` with every row of `table` as one canonical JSON line (with its newline),
     /// in canonical order; returns the number of rows.
-    pub async fn rows(&mut self, table: &TableSchema, mut each: impl FnMut(&[u8]) -> Result<()>) -> Result<u64> {
-        use futures_util::TryStreamExt;
-        let sql = table.select(self.backend);
-        let mut stream = sqlx::query(&sql).fetch(&mut *self.tx);
-        let mut n = 0u64;
-        let mut line = Vec::with_capacity(256);
-        while let Some(row) = stream.try_next().await? {
-            line.clear();
-            line.push(b'[');
-            for (i, c) in table.columns.iter().enumerate() {
-                if i > 0 {
-                    line.push(b',');
-                }
-                let v = if c.kind == INTEGER {
-                    row.try_get::<Option<i64>, _>(i)?.map(Value::from)
-                } else {
-                    row.try_get::<Option<String>, _>(i)?.map(Value::from)
-                };
-                serde_json::to_writer(&mut line, &v.unwrap_or(Value::Null)).map_err(|e| bad(e.to_string()))?;
-            }
-            line.extend_from_slice(b"]\n");
-            each(&line)?;
-            n += 1;
+    pub async fn rows(&mut self, table: &TableSchema, each: impl FnMut(&[u8]) -> Result<()>) -> Result<u64> {
+        dump_rows(&mut self.tx, self.backend, table, each).await
+    }
+
+    /// The file store keys the snapshot's rows refer to ([`FILE_REFERENCES`]), sorted.
+    pub async fn referenced_files(&mut self) -> Result<Vec<String>> {
+        let mut keys = Vec::new();
+        for (table, column) in FILE_REFERENCES {
+            let sql = format!(
+                "SELECT DISTINCT {c} FROM {t} WHERE {c} IS NOT NULL",
+                c = quote(column),
+                t = quote(table)
+            );
+            keys.extend(sqlx::query_scalar::<_, String>(&sql).fetch_all(&mut *self.tx).await?);
         }
-        Ok(n)
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
     }
 
     /// Ends the read transaction.
@@ -352,6 +339,143 @@ impl DumpReader {
         self.tx.rollback().await?;
         Ok(())
     }
+}
+
+async fn dump_tables(conn: &mut sqlx::AnyConnection, backend: Backend) -> Result<Vec<TableSchema>> {
+    let names = table_names(&mut *conn, backend).await?;
+    let mut out = Vec::new();
+    for name in names.iter().filter(|n| *n != "schema_migrations") {
+        let datastore = if name.starts_with("ds_") {
+            let field_types: Vec<String> =
+                sqlx::query_scalar("SELECT field_type FROM datastore_columns WHERE table_name = $1 ORDER BY position")
+                    .bind(name.as_str())
+                    .fetch_all(&mut *conn)
+                    .await?;
+            let indexed = indexed_columns(&mut *conn, backend, name).await?;
+            Some(DatastoreSchema { field_types, indexed })
+        } else {
+            None
+        };
+        let columns = match &datastore {
+            Some(ds) => std::iter::once(DumpColumn {
+                name: "_row".into(),
+                kind: INTEGER.into(),
+            })
+            .chain((0..ds.field_types.len()).map(|i| DumpColumn {
+                name: column_name(i),
+                kind: TEXT.into(),
+            }))
+            .collect(),
+            None => columns_of(&mut *conn, backend, name).await?,
+        };
+        out.push(TableSchema {
+            name: name.clone(),
+            columns,
+            datastore,
+        });
+    }
+    out.sort_by_key(|t| (t.is_datastore(), t.name.clone()));
+    Ok(out)
+}
+
+async fn dump_rows(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    table: &TableSchema,
+    mut each: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<u64> {
+    use futures_util::TryStreamExt;
+    let decimals: Vec<bool> = match &table.datastore {
+        // Position 0 is `_row`.
+        Some(ds) => std::iter::once(false)
+            .chain(ds.field_types.iter().map(|t| t == FieldType::Decimal.as_str()))
+            .collect(),
+        None => vec![false; table.columns.len()],
+    };
+    let sql = table.select(backend);
+    let mut stream = sqlx::query(&sql).fetch(&mut *conn);
+    let mut n = 0u64;
+    let mut line = Vec::with_capacity(256);
+    while let Some(row) = stream.try_next().await? {
+        line.clear();
+        line.push(b'[');
+        for (i, c) in table.columns.iter().enumerate() {
+            if i > 0 {
+                line.push(b',');
+            }
+            let v = if c.kind == INTEGER {
+                row.try_get::<Option<i64>, _>(i)?.map(Value::from)
+            } else if decimals[i] {
+                row.try_get::<Option<String>, _>(i)?
+                    .map(|s| Value::from(canonical_decimal(&s)))
+            } else {
+                row.try_get::<Option<String>, _>(i)?.map(Value::from)
+            };
+            serde_json::to_writer(&mut line, &v.unwrap_or(Value::Null)).map_err(|e| bad(e.to_string()))?;
+        }
+        line.extend_from_slice(b"]\n");
+        each(&line)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// A decimal as both backends can print it the same way: plain digits (no exponent), no `+`,
+/// no leading zeros, no trailing zeros after the point and no point without a fraction, no
+/// negative zero. PostgreSQL prints NUMERIC with its scale (`12.50`), SQLite REAL with `%.15g`
+/// (`12.0`, `1.0e+20`).
+pub fn canonical_decimal(s: &str) -> String {
+    let s = s.trim();
+    let plain;
+    let s = if s.contains(['e', 'E']) {
+        match s.parse::<f64>() {
+            Ok(f) if f.is_finite() => {
+                plain = format!("{f}");
+                plain.as_str()
+            }
+            _ => return s.to_string(),
+        }
+    } else {
+        s
+    };
+    let (negative, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'.') || digits.matches('.').count() > 1
+    {
+        return s.to_string();
+    }
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let int = int.trim_start_matches('0');
+    let frac = frac.trim_end_matches('0');
+    let int = if int.is_empty() { "0" } else { int };
+    let mut out = String::with_capacity(s.len());
+    if negative && (int != "0" || !frac.is_empty()) {
+        out.push('-');
+    }
+    out.push_str(int);
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    out
+}
+
+/// Every table's row count and checksum, as [`DumpReader::rows`] would write them.
+async fn table_sums(conn: &mut sqlx::AnyConnection, backend: Backend) -> Result<Sums> {
+    let mut sums = Sums::new();
+    for schema in dump_tables(&mut *conn, backend).await? {
+        let mut hasher = Sha256::new();
+        let rows = dump_rows(&mut *conn, backend, &schema, |line| {
+            hasher.update(line);
+            Ok(())
+        })
+        .await?;
+        sums.insert(schema.name.clone(), (rows, hex::encode(hasher.finalize())));
+    }
+    Ok(sums)
 }
 
 /// Loads a dump into an empty database, in one transaction.
@@ -466,8 +590,11 @@ impl DumpLoader {
     }
 
     /// Builds the datastore indexes, restores the references (checking them), moves the
-    /// identity sequences past the loaded ids, and commits.
-    pub async fn finish(mut self) -> Result<()> {
+    /// identity sequences past the loaded ids, then — still inside the transaction — dumps
+    /// what it loaded again, compares every table's row count and checksum with `expected`
+    /// and verifies the audit chain. It commits only if all of that holds; otherwise the
+    /// transaction rolls back and the error names the first difference.
+    pub async fn finish(mut self, expected: &Sums) -> Result<Loaded> {
         for sql in std::mem::take(&mut self.indexes) {
             sqlx::query(&sql).execute(&mut *self.tx).await?;
         }
@@ -498,9 +625,48 @@ impl DumpLoader {
                     .await?;
             }
         }
+        let sums = table_sums(&mut self.tx, self.backend).await?;
+        compare_sums(&sums, expected)?;
+        let audit_events = match crate::audit::verify_chain(&mut self.tx).await? {
+            crate::VerifyReport::Intact { events } => events,
+            crate::VerifyReport::Broken(b) => {
+                return Err(bad(format!(
+                    "the loaded audit chain does not verify ({b:?}); nothing was imported"
+                )))
+            }
+        };
         self.tx.commit().await?;
-        Ok(())
+        Ok(Loaded {
+            tables: sums.len(),
+            rows: sums.values().map(|s| s.0).sum(),
+            audit_events,
+        })
     }
+}
+
+/// Names the first table whose loaded rows differ from the dump's.
+fn compare_sums(got: &Sums, want: &Sums) -> Result<()> {
+    for (name, w) in want {
+        let Some(g) = got.get(name) else {
+            return Err(bad(format!(
+                "table {name} is missing after the load; nothing was imported"
+            )));
+        };
+        if g != w {
+            let (rows, sha) = (g.0, &g.1);
+            return Err(bad(format!(
+                "table {name} loaded as {rows} rows (sha256 {sha}) but the dump has {} rows (sha256 {}); \
+                 nothing was imported",
+                w.0, w.1
+            )));
+        }
+    }
+    if let Some(extra) = got.keys().find(|k| !want.contains_key(*k)) {
+        return Err(bad(format!(
+            "the database has a table {extra} the dump has not; nothing was imported"
+        )));
+    }
+    Ok(())
 }
 
 fn ds_kinds(ds: &DatastoreSchema) -> Result<Vec<Kind>> {

@@ -105,6 +105,34 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Like [`Store::remembered`] for a lookup by a key that may find nothing (a token, an
+    /// AppKey, an id from a URL): only what was found is kept, so a flood of unknown keys
+    /// neither fills the cache nor pushes out what is in it.
+    pub async fn remembered_found<V, F, Fut>(&self, key: String, load: F) -> Result<Option<V>>
+    where
+        V: Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<V>>>,
+    {
+        if let Some(v) = self.hot.get::<V>(&key) {
+            return Ok(Some(v));
+        }
+        let epoch = self.hot.epoch();
+        let v = load().await?;
+        if let Some(v) = &v {
+            self.hot.put(epoch, key, v.clone());
+        }
+        Ok(v)
+    }
+
+    /// How many values are remembered now (for tests).
+    #[doc(hidden)]
+    pub fn remembered_count(&self) -> usize {
+        self.hot.entries().len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use pubdata_store::{ApiTokenRow, Store, UserRow, HOT_TTL};
 async fn token(store: &Store, hash: &str) -> Option<(ApiTokenRow, Option<UserRow>)> {
     let hash = hash.to_string();
     store
-        .remembered(format!("api_token:{hash}"), || store.use_api_token_with_user(&hash))
+        .remembered_found(format!("api_token:{hash}"), || store.use_api_token_with_user(&hash))
         .await
         .unwrap()
 }
@@ -33,6 +33,15 @@ async fn story(a: Store, b: Store) {
     let t2 = tx.insert_api_token(uid, "two", "pdt_two", "hot-2").await.unwrap();
     tx.commit().await.unwrap();
     assert!(token(&a, "unknown").await.is_none());
+    let kept = a.remembered_count();
+    for i in 0..50 {
+        assert!(token(&a, &format!("unknown-{i}")).await.is_none());
+    }
+    assert_eq!(
+        a.remembered_count(),
+        kept,
+        "a lookup that found nothing is not remembered"
+    );
 
     // Revoked on this node: refused on the very next call.
     assert!(!revoked(&a, "hot-1").await);

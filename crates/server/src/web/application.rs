@@ -829,7 +829,7 @@ async fn staff_values(
         relay => admin && state == ApplicationState::ProviderRejected,
         may_revoke => admin || provider,
         scope_methods => scope.methods, form => form,
-        filter_ops => application::FilterOp::ALL.iter().map(|op| op.as_str()).collect::<Vec<_>>(),
+        filter_ops => pubdata_core::datastore_query::Op::ALL.iter().map(|op| op.as_str()).collect::<Vec<_>>(),
     };
     Ok((values, form))
 }

@@ -6,7 +6,7 @@ use pubdata_core::metadata::OpenType;
 use pubdata_core::user::Role;
 use pubdata_core::DomainError;
 use pubdata_store::datastore::DatastoreColumn;
-use pubdata_store::datastore::{Filter, Op};
+use pubdata_store::datastore::Filter;
 use pubdata_store::export::DatastoreCursor;
 use pubdata_store::{DistributionRow, FileStore, GrantRow, StoredFile};
 
@@ -163,12 +163,10 @@ fn grant_filters(grant: &GrantRow) -> Vec<Filter> {
     access::grant_of(grant)
         .filters
         .iter()
-        .filter_map(|f| {
-            Some(Filter {
-                field: f.field.clone(),
-                op: Op::parse(f.op.as_str())?,
-                value: f.value.clone(),
-            })
+        .map(|f| Filter {
+            field: f.field.clone(),
+            op: f.op,
+            value: f.value.clone(),
         })
         .collect()
 }
