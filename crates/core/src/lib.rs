@@ -10,6 +10,7 @@ pub mod credit_code;
 pub mod datastore_query;
 pub mod demand;
 pub mod error;
+pub mod evaluation;
 pub mod field;
 pub mod metadata;
 pub mod org;

@@ -55,6 +55,8 @@ pub struct AppState {
     /// Requests per minute per AppKey on the data API.
     app_key_limit: Arc<ratelimit::RateLimit>,
     metrics: Arc<metrics::Metrics>,
+    /// Data API calls per day, resource and grant, counted in memory and flushed to the store.
+    pub api_calls: Arc<pubdata_service::evaluation::ApiCalls>,
 }
 
 impl AppState {
@@ -81,6 +83,7 @@ impl AppState {
             config: Arc::new(config),
             templates: Arc::new(web::templates()),
             metrics: Default::default(),
+            api_calls: Default::default(),
         })
     }
 }
@@ -116,6 +119,9 @@ fn calendar(config: &Config) -> anyhow::Result<WorkCalendar> {
 /// How long a background job stays with the node that claimed it without a keep-alive: a job
 /// whose node crashed is taken over by the next worker (on restart, or another node) after this.
 const JOB_LEASE_MS: i64 = 30_000;
+
+/// How often each node adds its counted data API calls to the store.
+const API_CALLS_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -210,8 +216,24 @@ pub async fn serve(state: AppState, addr: &str) -> anyhow::Result<()> {
             .clone()
             .follow(state.store.clone(), std::time::Duration::from_secs(2)),
     );
+    // Data API call counts reach the store every five seconds, and once more at shutdown.
+    let (calls, calls_store) = (state.api_calls.clone(), state.store.clone());
+    {
+        let (calls, store) = (calls.clone(), calls_store.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(API_CALLS_FLUSH).await;
+                if let Err(e) = calls.flush(&store).await {
+                    tracing::warn!("data API call counts not written yet: {e}");
+                }
+            }
+        });
+    }
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    if let Err(e) = calls.flush(&calls_store).await {
+        tracing::warn!("data API call counts lost at shutdown: {e}");
+    }
     Ok(())
 }
 

@@ -97,6 +97,7 @@ struct Ids {
     report: i64,
     notice: i64,
     token: i64,
+    run: i64,
 }
 
 struct World {
@@ -287,8 +288,19 @@ async fn world(app: &mut TestApp, mark: &str) -> World {
         .as_i64()
         .or(r.json()["items"][0]["id"].as_i64())
         .unwrap();
+    let month = time::OffsetDateTime::now_utc().date().to_string()[..7].to_string();
+    let run = created(
+        app,
+        "/api/v1/evaluation/runs",
+        &t(Who::AdminManager),
+        json!({"kind": "month", "period": month}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
     World {
         ids: Ids {
+            run,
             provider,
             owner_user,
             editor_user: editor.actor.user_id.unwrap(),
@@ -544,6 +556,23 @@ fn classify(method: &str, path: &str, ids: &Ids) -> Option<(Rule, String, Option
         ("get", "/usage-reports") => (LoggedIn, path.into(), None),
         ("get", "/resources/{id}/quality") => (Public, format!("/resources/{}/quality", i.open), None),
         ("get", "/organisations/{id}/quality") => (Public, format!("/organisations/{}/quality", i.provider), None),
+        ("get", "/evaluation/system") | ("get", "/evaluation/runs") => (Public, path.into(), None),
+        ("put", "/evaluation/system") => (
+            AdminOnly,
+            path.into(),
+            Some(json!({"indicators": [{"metric": "downloads", "weight": 1}], "note": ""})),
+        ),
+        ("post", "/evaluation/runs") => (
+            AdminOnly,
+            path.into(),
+            Some(json!({"kind": "year", "period": time::OffsetDateTime::now_utc().year().to_string()})),
+        ),
+        ("get", "/evaluation/runs/{id}") | ("get", "/evaluation/runs/{id}/csv") => {
+            (Public, path.replace("{id}", &i.run.to_string()), None)
+        }
+        ("get", "/organisations/{id}/evaluation") => {
+            (Public, format!("/organisations/{}/evaluation", i.provider), None)
+        }
         _ => panic!("route {method} {path} is not classified in security_matrix.rs: add its rule"),
     };
     Some((rule, concrete, body))

@@ -117,13 +117,25 @@ pub async fn rows(
     query: &DatastoreQuery,
     cred: Credential<'_>,
 ) -> Result<QueryResult> {
+    Ok(rows_with_grant(store, caller, resource_id, query, cred).await?.0)
+}
+
+/// [`rows`], with the grant the rows were read under (none for staff), for counting calls.
+pub async fn rows_with_grant(
+    store: &Store,
+    caller: &Caller,
+    resource_id: i64,
+    query: &DatastoreQuery,
+    cred: Credential<'_>,
+) -> Result<(QueryResult, Option<i64>)> {
     let (grant, table) = api_access(store, caller, resource_id, cred).await?;
     let query = match &grant {
         Some(g) => restrict(query, g)?,
         None => query.clone(),
     };
     let table = table.ok_or(DomainError::NotFound { what: "datastore" })?;
-    store.query_datastore(&table, &query).await
+    let result = store.query_datastore(&table, &query).await?;
+    Ok((result, grant.map(|g| g.id)))
 }
 
 /// The first rows of a published resource's current data, for its public page: shown to anyone

@@ -11,6 +11,7 @@ pub mod corrections;
 pub mod data_api;
 pub mod demands;
 pub mod download;
+pub mod evaluation;
 pub mod feedback;
 pub mod ingest;
 pub mod ingest_job;

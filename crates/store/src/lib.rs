@@ -11,6 +11,7 @@ mod correction;
 pub mod datastore;
 mod demand;
 pub mod dump;
+mod evaluation;
 pub mod export;
 mod files;
 mod hot;
@@ -36,6 +37,10 @@ pub use access::{
 pub use audit::{AuditEntry, AuditRow, VerifyReport};
 pub use correction::{CorrectionChange, CorrectionFilter, CorrectionRow, NewCorrectionRow};
 pub use demand::{DemandChange, DemandFilter, DemandRow, NewDemandRow};
+pub use evaluation::{
+    ApplicationStep, Counts, EvaluationRunRow, GrantFacts, HandlingRecord, IndicatorSystemRow, NewEvaluationRun,
+    PlanItemFacts, PublishedFacts, ShowcaseFacts,
+};
 pub use files::{FileRange, FileStore, FileWriter, LocalCopy, ObjectInfo, S3Settings, StoredFile, TooLarge};
 pub use hot::HOT_TTL;
 pub use interaction::{InteractionEventRow, NewInteractionEvent, ResponseRecord};

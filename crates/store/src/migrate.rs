@@ -66,6 +66,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_quality.sql"),
         postgres: include_str!("../migrations/postgres/0009_quality.sql"),
     },
+    Migration {
+        version: 11,
+        name: "evaluation",
+        sqlite: include_str!("../migrations/sqlite/0011_evaluation.sql"),
+        postgres: include_str!("../migrations/postgres/0011_evaluation.sql"),
+    },
 ];
 
 /// A fixed key for PostgreSQL's advisory lock, so concurrent nodes migrate one at a time.

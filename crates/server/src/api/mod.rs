@@ -6,6 +6,7 @@ mod accounts;
 mod applications;
 mod corrections;
 mod demands;
+pub(crate) mod evaluation;
 mod feedback;
 mod notices;
 pub(crate) mod quality;
@@ -106,6 +107,17 @@ pub fn routes() -> Router<AppState> {
         .route("/resources/{id}/correction-counts", get(corrections::counts))
         .route("/resources/{id}/quality", get(quality::resource))
         .route("/organisations/{id}/quality", get(quality::organisation))
+        .route("/organisations/{id}/evaluation", get(evaluation::trend))
+        .route(
+            "/evaluation/system",
+            get(evaluation::get_system).put(evaluation::put_system),
+        )
+        .route(
+            "/evaluation/runs",
+            get(evaluation::list_runs).post(evaluation::create_run),
+        )
+        .route("/evaluation/runs/{id}", get(evaluation::get_run))
+        .route("/evaluation/runs/{id}/csv", get(evaluation::export_run))
         .route("/showcases", get(showcases::list).post(showcases::submit))
         .route("/showcases/mine", get(showcases::mine))
         .route("/showcases/queue", get(showcases::queue))
@@ -221,7 +233,9 @@ impl Modify for Security {
         showcases::screenshot, showcases::decide, security_reports::queue, security_reports::submit,
         security_reports::mine, security_reports::get, security_reports::act, statistics::interaction,
         quality::resource, quality::organisation,
-        feedback::get, feedback::submit, feedback::list
+        feedback::get, feedback::submit, feedback::list,
+        evaluation::get_system, evaluation::put_system, evaluation::list_runs, evaluation::create_run,
+        evaluation::get_run, evaluation::export_run, evaluation::trend
     ),
     components(schemas(ErrorBody)),
     security(("token" = [])),

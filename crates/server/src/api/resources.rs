@@ -729,7 +729,11 @@ pub async fn rows(
         }
         None => pubdata_service::data_api::Credential::Caller,
     };
-    let result = pubdata_service::data_api::rows(&app.store, &ctx.caller, id, &query, cred).await?;
+    let (result, grant) = pubdata_service::data_api::rows_with_grant(&app.store, &ctx.caller, id, &query, cred).await?;
+    if let Some(grant) = grant {
+        // Counted in memory; the server adds the counts to `api_calls_daily` every few seconds.
+        app.api_calls.count(id, grant);
+    }
     if csv {
         let mut out = String::new();
         let line = |cells: Vec<&str>| {

@@ -6,6 +6,8 @@ mod admin;
 mod application;
 mod auth;
 pub(crate) mod catalogue;
+pub mod charts;
+mod evaluation;
 mod feedback;
 mod inbox;
 mod interaction;
@@ -118,6 +120,30 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     (
         "security_reports.html",
         include_str!("../../templates/security_reports.html"),
+    ),
+    (
+        "evaluation_admin.html",
+        include_str!("../../templates/evaluation_admin.html"),
+    ),
+    (
+        "evaluation_run.html",
+        include_str!("../../templates/evaluation_run.html"),
+    ),
+    (
+        "evaluation_tables.html",
+        include_str!("../../templates/evaluation_tables.html"),
+    ),
+    (
+        "evaluation_system.html",
+        include_str!("../../templates/evaluation_system.html"),
+    ),
+    (
+        "evaluation_report.html",
+        include_str!("../../templates/evaluation_report.html"),
+    ),
+    (
+        "statistics_evaluation.html",
+        include_str!("../../templates/statistics_evaluation.html"),
     ),
 ];
 
@@ -273,6 +299,15 @@ pub fn routes() -> Router<AppState> {
         .route("/security-reports/new", get(security_report::new_form))
         .route("/security-reports/{id}", get(security_report::page))
         .route("/security-reports/{id}/action", post(security_report::act))
+        .route("/admin/evaluation", get(evaluation::dashboard))
+        .route("/admin/evaluation/runs", post(evaluation::create_run))
+        .route("/admin/evaluation/runs/{id}", get(evaluation::admin_run))
+        .route(
+            "/admin/evaluation/system",
+            get(evaluation::system_page).post(evaluation::save_system),
+        )
+        .route("/statistics/evaluation", get(evaluation::statistics))
+        .route("/statistics/evaluation/{id}/report", get(evaluation::report))
         .fallback(not_found)
 }
 
