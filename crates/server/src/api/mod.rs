@@ -2,6 +2,7 @@
 //! (`Authorization: Bearer pdt_…`) or by session cookie with an `X-CSRF-Token` header.
 //! The OpenAPI 3.1 document is generated from these handlers and types.
 
+pub(crate) mod acceptance;
 mod accounts;
 mod applications;
 mod corrections;
@@ -13,6 +14,7 @@ mod regions;
 mod resources;
 pub(crate) mod search;
 pub(crate) mod security_reports;
+pub(crate) mod self_evaluations;
 pub(crate) mod showcases;
 mod statistics;
 mod tokens;
@@ -106,6 +108,19 @@ pub fn routes() -> Router<AppState> {
         .route("/resources/{id}/correction-counts", get(corrections::counts))
         .route("/resources/{id}/quality", get(quality::resource))
         .route("/organisations/{id}/quality", get(quality::organisation))
+        .route("/acceptance-standards", get(acceptance::get).put(acceptance::put))
+        .route("/acceptance-standards/history", get(acceptance::history))
+        .route("/resources/{id}/acceptance", get(acceptance::resource))
+        .route(
+            "/self-evaluations",
+            get(self_evaluations::list).post(self_evaluations::open),
+        )
+        .route(
+            "/self-evaluations/{id}",
+            get(self_evaluations::get).put(self_evaluations::save),
+        )
+        .route("/self-evaluations/{id}/submit", post(self_evaluations::submit))
+        .route("/self-evaluations/{id}/decision", post(self_evaluations::decide))
         .route("/showcases", get(showcases::list).post(showcases::submit))
         .route("/showcases/mine", get(showcases::mine))
         .route("/showcases/queue", get(showcases::queue))
@@ -221,6 +236,9 @@ impl Modify for Security {
         showcases::screenshot, showcases::decide, security_reports::queue, security_reports::submit,
         security_reports::mine, security_reports::get, security_reports::act, statistics::interaction,
         quality::resource, quality::organisation,
+        acceptance::get, acceptance::put, acceptance::history, acceptance::resource,
+        self_evaluations::list, self_evaluations::open, self_evaluations::get, self_evaluations::save,
+        self_evaluations::submit, self_evaluations::decide,
         feedback::get, feedback::submit, feedback::list
     ),
     components(schemas(ErrorBody)),
