@@ -1,6 +1,7 @@
 //! pubdata's domain: types, validation rules, the authorisation policy and the audit hash.
 //! Pure Rust with no IO, so every rule can be unit-tested and every layer applies the same one.
 
+pub mod acceptance;
 pub mod application;
 pub mod audit;
 pub mod calendar;
@@ -19,6 +20,7 @@ pub mod policy;
 pub mod quality;
 pub mod resource;
 pub mod security_report;
+pub mod self_evaluation;
 pub mod showcase;
 pub mod usage_report;
 pub mod user;

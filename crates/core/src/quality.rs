@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::calendar::Date;
 use crate::field::FieldType;
@@ -24,7 +24,7 @@ const OPEN_ERROR_POINTS: f64 = 10.0;
 const FIXED_ERROR_POINTS: f64 = 2.0;
 
 /// The six dimensions, in the order the standard lists them (§8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Dimension {
     /// 完整性 — required values present, metadata complete.

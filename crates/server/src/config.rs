@@ -74,6 +74,9 @@ pub struct Config {
     /// `feedback_overdue_limit_days` (30), `feedback_policy` (`warn` or `block`),
     /// `duplicate_window_secs`.
     pub feedback: pubdata_core::usage_report::Rules,
+    /// Provider self-evaluations (`[self_evaluation]`): `period` (`month`, `quarter` — the
+    /// default —, `half_year`, `year`) and `due_days` after the period ends (30).
+    pub self_evaluation: pubdata_core::self_evaluation::Schedule,
     /// Requests per minute one AppKey may make to the data API (`PUBDATA_APP_KEY_RATE`).
     pub app_key_rate_per_minute: u32,
     /// Searches whose results are kept for reuse until the index changes
@@ -186,6 +189,7 @@ impl Default for Config {
             showcase: Default::default(),
             security_report: Default::default(),
             feedback: Default::default(),
+            self_evaluation: Default::default(),
             app_key_rate_per_minute: 600,
             search_cache_entries: 2_000,
             files: FilesConfig::default(),

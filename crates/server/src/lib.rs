@@ -194,6 +194,7 @@ pub async fn serve(state: AppState, addr: &str) -> anyhow::Result<()> {
     // corrections) and the timeliness monitor, every ten minutes.
     {
         let (store, access, calendar) = (state.store.clone(), state.access.clone(), state.calendar.clone());
+        let schedule = state.config.self_evaluation;
         tokio::spawn(async move {
             loop {
                 if let Err(e) = pubdata_service::access::housekeeping(&store, &access, &calendar).await {
@@ -204,6 +205,9 @@ pub async fn serve(state: AppState, addr: &str) -> anyhow::Result<()> {
                 }
                 if let Err(e) = pubdata_service::quality::timeliness(&store, now_ms()).await {
                     tracing::warn!("timeliness monitor failed: {e}");
+                }
+                if let Err(e) = pubdata_service::self_evaluation::due_notices(&store, &schedule, now_ms()).await {
+                    tracing::warn!("self-evaluation due notices failed: {e}");
                 }
                 tokio::time::sleep(std::time::Duration::from_secs(600)).await;
             }

@@ -98,6 +98,7 @@ struct Ids {
     notice: i64,
     token: i64,
     run: i64,
+    self_evaluation: i64,
 }
 
 struct World {
@@ -298,6 +299,15 @@ async fn world(app: &mut TestApp, mark: &str) -> World {
     .await["id"]
         .as_i64()
         .unwrap();
+    let self_evaluation = created(
+        app,
+        "/api/v1/self-evaluations",
+        &t(Who::ProviderEditor),
+        json!({"org_id": provider}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
     World {
         ids: Ids {
             run,
@@ -320,6 +330,7 @@ async fn world(app: &mut TestApp, mark: &str) -> World {
             report,
             notice,
             token,
+            self_evaluation,
         },
         tokens,
     }
@@ -573,6 +584,28 @@ fn classify(method: &str, path: &str, ids: &Ids) -> Option<(Rule, String, Option
         ("get", "/organisations/{id}/evaluation") => {
             (Public, format!("/organisations/{}/evaluation", i.provider), None)
         }
+        ("get", "/acceptance-standards") => (Public, path.into(), None),
+        ("put", "/acceptance-standards") => (AdminOnly, path.into(), Some(json!({"min_summary_chars": 30}))),
+        ("get", "/acceptance-standards/history") => (AdminOnly, path.into(), None),
+        ("get", "/resources/{id}/acceptance") => (ProviderOnly, format!("/resources/{}/acceptance", i.draft), None),
+        ("get", "/self-evaluations") => (StaffOnly, path.into(), None), // each sees their own
+        ("post", "/self-evaluations") => (ProviderOnly, path.into(), Some(json!({"org_id": i.provider}))),
+        ("get", "/self-evaluations/{id}") => (ProviderOnly, format!("/self-evaluations/{}", i.self_evaluation), None),
+        ("put", "/self-evaluations/{id}") => (
+            ProviderOnly,
+            format!("/self-evaluations/{}", i.self_evaluation),
+            Some(json!({"action_plan": "核对区划代码。"})),
+        ),
+        ("post", "/self-evaluations/{id}/submit") => (
+            ProviderOnly,
+            format!("/self-evaluations/{}/submit", i.self_evaluation),
+            Some(json!({"action_plan": "核对区划代码。"})),
+        ),
+        ("post", "/self-evaluations/{id}/decision") => (
+            AdminOnly,
+            format!("/self-evaluations/{}/decision", i.self_evaluation),
+            Some(json!({"decision": "acknowledge"})),
+        ),
         _ => panic!("route {method} {path} is not classified in security_matrix.rs: add its rule"),
     };
     Some((rule, concrete, body))
@@ -583,6 +616,8 @@ fn classify(method: &str, path: &str, ids: &Ids) -> Option<(Rule, String, Option
 fn also_refused(method: &str, path: &str, who: Who) -> bool {
     use Who::*;
     match (method, path) {
+        // The acceptance standards are set by the administration institution's manager only.
+        ("put", "/acceptance-standards") => matches!(who, AdminReviewer | ProviderReviewer),
         // A consumer's own account, tokens and unpublished outcomes are not any provider's.
         ("get", "/users/{id}") | ("delete", "/tokens/{id}") | ("post", "/notices/{id}/read") => {
             matches!(who, ProviderEditor | ProviderReviewer | OtherProvider)

@@ -2,6 +2,7 @@
 //! Each checks the policy, applies core's rules and writes through one store transaction
 //! together with its audit event.
 
+pub mod acceptance;
 pub mod access;
 pub mod accounts;
 pub mod auth;
@@ -27,6 +28,7 @@ pub mod resources;
 pub mod screenshot;
 mod secret;
 pub mod security_reports;
+pub mod self_evaluation;
 pub mod showcases;
 pub mod statistics;
 

@@ -256,13 +256,32 @@ pub async fn submit(store: &Store, caller: &Caller, id: i64, calendar: &WorkCale
     }
     let t = resource::apply(r.status, &action, ctx)?;
     let (has_data, finished) = data_state(&dists);
-    resource::check_submission(&meta, has_data, finished, unresolved_privacy(&dists))?;
+    let mut problems = match resource::check_submission(&meta, has_data, finished, unresolved_privacy(&dists)) {
+        Ok(()) => Vec::new(),
+        Err(DomainError::Validation(errors)) => errors,
+        Err(e) => return Err(e.into()),
+    };
+    // 数据接收标准: every failing rule is listed with the platform's own checks, at once.
+    let standard = crate::acceptance::current(store).await?;
+    let privacy_listed = problems.iter().any(|p| p.code == "privacy_unresolved");
+    problems.extend(
+        crate::acceptance::evaluate(store, &standard.rules, &r, &dists)
+            .await?
+            .iter()
+            .filter(|x| !x.pass)
+            // Unmasked personal data is already listed by the platform's own check.
+            .filter(|x| !(privacy_listed && x.rule == "personal_data"))
+            .map(|x| x.field_error()),
+    );
+    if !problems.is_empty() {
+        return Err(DomainError::Validation(problems).into());
+    }
     let today = Date::from_unix_millis_cst(now_ms());
     let due = calendar.add_working_days(today, RESOURCE_REVIEW_DAYS).to_string();
     store_transition(&mut tx, &r, t.to, Some(now_ms()), Some(due.clone()), None).await?;
     follow_plan_items(&mut tx, id, t.to).await?;
     let mut e = caller.audit(action.name_for_audit(), "resource", id);
-    e.after = Some(json!({"state": t.to.key(), "review_due": due}));
+    e.after = Some(json!({"state": t.to.key(), "review_due": due, "acceptance_version": standard.version}));
     tx.audit(e).await?;
     let notice = Notice::new("resource_submitted")
         .param("title", meta.title.as_str())

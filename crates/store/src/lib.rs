@@ -5,6 +5,7 @@
 //! backend is only connection setup and the migrations folder. SQLite gets one writer
 //! connection (writes queue in-process instead of failing with SQLITE_BUSY) and a read pool.
 
+mod acceptance;
 mod access;
 mod audit;
 mod correction;
@@ -30,6 +31,7 @@ mod showcase;
 mod usage_report;
 mod user;
 
+pub use acceptance::{AcceptanceRow, NewSelfEvaluation, SelfEvaluationChange, SelfEvaluationRow};
 pub use access::{
     ApplicationChange, ApplicationEventRow, ApplicationFilter, ApplicationItemRow, ApplicationRow, AttachmentRow,
     DownloadRow, GrantRow, NewApplicationEvent, NewGrant,

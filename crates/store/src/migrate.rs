@@ -67,6 +67,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0009_quality.sql"),
     },
     Migration {
+        version: 10,
+        name: "acceptance",
+        sqlite: include_str!("../migrations/sqlite/0010_acceptance.sql"),
+        postgres: include_str!("../migrations/postgres/0010_acceptance.sql"),
+    },
+    Migration {
         version: 11,
         name: "evaluation",
         sqlite: include_str!("../migrations/sqlite/0011_evaluation.sql"),

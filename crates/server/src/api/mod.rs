@@ -2,6 +2,7 @@
 //! (`Authorization: Bearer pdt_…`) or by session cookie with an `X-CSRF-Token` header.
 //! The OpenAPI 3.1 document is generated from these handlers and types.
 
+pub(crate) mod acceptance;
 mod accounts;
 mod applications;
 mod corrections;
@@ -14,6 +15,7 @@ mod regions;
 mod resources;
 pub(crate) mod search;
 pub(crate) mod security_reports;
+pub(crate) mod self_evaluations;
 pub(crate) mod showcases;
 mod statistics;
 mod tokens;
@@ -118,6 +120,19 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/evaluation/runs/{id}", get(evaluation::get_run))
         .route("/evaluation/runs/{id}/csv", get(evaluation::export_run))
+        .route("/acceptance-standards", get(acceptance::get).put(acceptance::put))
+        .route("/acceptance-standards/history", get(acceptance::history))
+        .route("/resources/{id}/acceptance", get(acceptance::resource))
+        .route(
+            "/self-evaluations",
+            get(self_evaluations::list).post(self_evaluations::open),
+        )
+        .route(
+            "/self-evaluations/{id}",
+            get(self_evaluations::get).put(self_evaluations::save),
+        )
+        .route("/self-evaluations/{id}/submit", post(self_evaluations::submit))
+        .route("/self-evaluations/{id}/decision", post(self_evaluations::decide))
         .route("/showcases", get(showcases::list).post(showcases::submit))
         .route("/showcases/mine", get(showcases::mine))
         .route("/showcases/queue", get(showcases::queue))
@@ -235,7 +250,10 @@ impl Modify for Security {
         quality::resource, quality::organisation,
         feedback::get, feedback::submit, feedback::list,
         evaluation::get_system, evaluation::put_system, evaluation::list_runs, evaluation::create_run,
-        evaluation::get_run, evaluation::export_run, evaluation::trend
+        evaluation::get_run, evaluation::export_run, evaluation::trend,
+        acceptance::get, acceptance::put, acceptance::history, acceptance::resource,
+        self_evaluations::list, self_evaluations::open, self_evaluations::get, self_evaluations::save,
+        self_evaluations::submit, self_evaluations::decide
     ),
     components(schemas(ErrorBody)),
     security(("token" = [])),

@@ -87,12 +87,12 @@ pub struct ProviderQualityDto {
     pub resources: Vec<ResourceQualityDto>,
 }
 
-fn dimension_name(lang: Lang, d: Dimension) -> String {
+pub(crate) fn dimension_name(lang: Lang, d: Dimension) -> String {
     t(lang, &format!("quality_dim.{}", d.as_str()), &[])
 }
 
 /// A parameter as the message shows it: shares as percentages, rule and element keys by name.
-fn param_text(lang: Lang, name: &str, v: &serde_json::Value) -> String {
+pub(crate) fn param_text(lang: Lang, name: &str, v: &serde_json::Value) -> String {
     let translated = |prefix: &str, key: &str| {
         let k = format!("{prefix}.{key}");
         if has(lang, &k) {

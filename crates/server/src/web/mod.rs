@@ -12,6 +12,7 @@ mod feedback;
 mod inbox;
 mod interaction;
 mod provider;
+mod quality_admin;
 mod review;
 mod security_report;
 mod showcase;
@@ -49,6 +50,15 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("user.html", include_str!("../../templates/user.html")),
     ("audit.html", include_str!("../../templates/audit.html")),
     ("timeliness.html", include_str!("../../templates/timeliness.html")),
+    ("acceptance.html", include_str!("../../templates/acceptance.html")),
+    (
+        "self_evaluations.html",
+        include_str!("../../templates/self_evaluations.html"),
+    ),
+    (
+        "self_evaluation.html",
+        include_str!("../../templates/self_evaluation.html"),
+    ),
     ("error.html", include_str!("../../templates/error.html")),
     ("api_docs.html", include_str!("../../templates/api_docs.html")),
     ("regions.html", include_str!("../../templates/regions.html")),
@@ -221,6 +231,24 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/roles/remove", post(admin::remove_role))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/timeliness", get(admin::timeliness))
+        .route(
+            "/admin/acceptance",
+            get(quality_admin::acceptance_page).post(quality_admin::save_acceptance),
+        )
+        .route("/admin/self-evaluations", get(quality_admin::admin_list))
+        .route("/admin/self-evaluations/{id}", get(quality_admin::admin_page))
+        .route(
+            "/admin/self-evaluations/{id}/decision",
+            post(quality_admin::admin_decide),
+        )
+        .route(
+            "/provider/self-evaluations",
+            get(quality_admin::provider_list).post(quality_admin::provider_open),
+        )
+        .route(
+            "/provider/self-evaluations/{id}",
+            get(quality_admin::provider_page).post(quality_admin::provider_save),
+        )
         .route("/api/v1/docs", get(crate::api::docs_page))
         .route("/regions", get(regions))
         .route("/inbox", get(inbox::page))

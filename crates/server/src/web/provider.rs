@@ -68,7 +68,7 @@ fn resource_gate(ctx: &Ctx) -> AppResult<Option<Response>> {
 }
 
 /// The provider departments the caller works for, `(id, name)`.
-fn departments(ctx: &Ctx) -> Vec<(i64, String)> {
+pub(super) fn departments(ctx: &Ctx) -> Vec<(i64, String)> {
     let mut out: Vec<(i64, String)> = Vec::new();
     let provider_roles = [Role::ProviderManager, Role::ProviderEditor, Role::ProviderReviewer];
     for m in ctx.user.iter().flat_map(|u| u.memberships.iter()) {
@@ -82,7 +82,7 @@ fn departments(ctx: &Ctx) -> Vec<(i64, String)> {
 }
 
 /// The department a page is about: `?org=ID` among the caller's, or the first.
-fn department(ctx: &Ctx, q: &HashMap<String, String>) -> AppResult<(i64, String)> {
+pub(super) fn department(ctx: &Ctx, q: &HashMap<String, String>) -> AppResult<(i64, String)> {
     let depts = departments(ctx);
     match q.get("org").filter(|s| !s.is_empty()) {
         Some(s) => s

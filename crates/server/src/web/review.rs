@@ -110,7 +110,10 @@ pub async fn queue(
 async fn page_values(app: &AppState, ctx: &Ctx, r: &Resource) -> AppResult<Value> {
     // A revision is reviewed as its working copy; the published version stays online meanwhile.
     let meta = r.revision.as_ref().unwrap_or(&r.meta);
+    // 数据接收标准: each rule with pass or fail as the resource stands now.
+    let check = pubdata_service::acceptance::check_resource(&app.store, &ctx.caller, r.row.id).await?;
     Ok(context! {
+        acceptance => crate::api::acceptance::check_dto(ctx.lang, &check),
         r => r.row,
         meta => meta,
         status => r.status,
