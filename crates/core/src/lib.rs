@@ -17,6 +17,7 @@ pub mod plan;
 pub mod policy;
 pub mod quality;
 pub mod resource;
+pub mod security;
 pub mod security_report;
 pub mod showcase;
 pub mod usage_report;

@@ -544,6 +544,14 @@ fn classify(method: &str, path: &str, ids: &Ids) -> Option<(Rule, String, Option
         ("get", "/usage-reports") => (LoggedIn, path.into(), None),
         ("get", "/resources/{id}/quality") => (Public, format!("/resources/{}/quality", i.open), None),
         ("get", "/organisations/{id}/quality") => (Public, format!("/organisations/{}/quality", i.provider), None),
+        ("get", "/resources/{id}/downloads") => (ProviderOnly, format!("/resources/{}/downloads", i.open), None),
+        ("get", "/grants/{id}/downloads") => (OwnerOnly, format!("/grants/{}/downloads", i.grant), None),
+        ("get", "/lifecycle") => (AdminOnly, path.into(), None),
+        ("post", "/lifecycle/distributions/{id}/destroy") => (
+            AdminOnly,
+            format!("/lifecycle/distributions/{}/destroy", i.draft_dist),
+            None,
+        ),
         _ => panic!("route {method} {path} is not classified in security_matrix.rs: add its rule"),
     };
     Some((rule, concrete, body))

@@ -23,6 +23,7 @@ mod plan;
 mod quality;
 mod region;
 mod resource;
+mod security;
 mod security_report;
 mod session;
 mod showcase;
@@ -47,6 +48,10 @@ pub use quality::{OverdueRow, UpdateTimes};
 pub use region::RegionRow;
 pub use resource::{
     CatalogueChange, DistributionRow, NewDistribution, ResourceFilter, ResourceRow, ResourceStateChange, ReviewRow,
+};
+pub use security::{
+    AppKeyTraceRow, AuditFilter, AuditPage, DestructionRow, DownloadFilter, DownloadTraceRow, LifecycleCandidate,
+    NewDestruction,
 };
 pub use security_report::{NewSecurityReportRow, SecurityReportChange, SecurityReportFilter, SecurityReportRow};
 pub use session::{ApiTokenRow, SessionRow};

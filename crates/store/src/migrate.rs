@@ -66,6 +66,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_quality.sql"),
         postgres: include_str!("../migrations/postgres/0009_quality.sql"),
     },
+    Migration {
+        version: 12,
+        name: "security",
+        sqlite: include_str!("../migrations/sqlite/0012_security.sql"),
+        postgres: include_str!("../migrations/postgres/0012_security.sql"),
+    },
 ];
 
 /// A fixed key for PostgreSQL's advisory lock, so concurrent nodes migrate one at a time.

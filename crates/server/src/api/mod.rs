@@ -12,6 +12,7 @@ pub(crate) mod quality;
 mod regions;
 mod resources;
 pub(crate) mod search;
+mod security;
 pub(crate) mod security_reports;
 pub(crate) mod showcases;
 mod statistics;
@@ -48,7 +49,7 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}/enable", post(accounts::enable))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", delete(tokens::revoke))
-        .route("/audit", get(accounts::audit))
+        .route("/audit", get(security::audit))
         .route("/audit/verify", get(accounts::audit_verify))
         .route("/resources", get(resources::list).post(resources::create))
         .route(
@@ -119,6 +120,10 @@ pub fn routes() -> Router<AppState> {
         .route("/security-reports/mine", get(security_reports::mine))
         .route("/security-reports/{id}", get(security_reports::get))
         .route("/security-reports/{id}/action", post(security_reports::act))
+        .route("/resources/{id}/downloads", get(security::resource_downloads))
+        .route("/grants/{id}/downloads", get(security::grant_downloads))
+        .route("/lifecycle", get(security::lifecycle))
+        .route("/lifecycle/distributions/{id}/destroy", post(security::destroy))
         .route("/regions", get(regions::list))
         .route("/regions/{code}", get(regions::path))
         .fallback(api_not_found)
@@ -205,7 +210,7 @@ impl Modify for Security {
     paths(
         accounts::me, accounts::register, accounts::list_orgs, accounts::create_org, accounts::get_org,
         accounts::list_users, accounts::create_staff, accounts::get_user, accounts::grant_role,
-        accounts::remove_role, accounts::disable, accounts::enable, accounts::audit, accounts::audit_verify,
+        accounts::remove_role, accounts::disable, accounts::enable, security::audit, accounts::audit_verify,
         tokens::list, tokens::create, tokens::revoke, regions::list, regions::path, notices::list, notices::read,
         resources::list, resources::create, resources::get, resources::update, resources::delete, resources::submit,
         resources::decide, resources::withdraw, resources::distributions, resources::add_api, resources::upload,
@@ -221,7 +226,8 @@ impl Modify for Security {
         showcases::screenshot, showcases::decide, security_reports::queue, security_reports::submit,
         security_reports::mine, security_reports::get, security_reports::act, statistics::interaction,
         quality::resource, quality::organisation,
-        feedback::get, feedback::submit, feedback::list
+        feedback::get, feedback::submit, feedback::list,
+        security::resource_downloads, security::grant_downloads, security::lifecycle, security::destroy
     ),
     components(schemas(ErrorBody)),
     security(("token" = [])),
