@@ -438,7 +438,8 @@ async fn audit_browser(app: &mut TestApp) {
         .split('"')
         .next()
         .unwrap()
-        .replace("&amp;", "&").replace("&#x2f;", "/");
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/");
     assert!(
         href.starts_with("/admin/audit?actor=s.editor&limit=2&before="),
         "{href}"
