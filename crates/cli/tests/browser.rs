@@ -48,6 +48,7 @@ const SYSADMIN_NAV: &[&str] = &[
     "orgs",
     "users",
     "audit",
+    "lifecycle",
 ];
 const ADMIN_MANAGER_NAV: &[&str] = &[
     "home",
@@ -62,6 +63,7 @@ const ADMIN_MANAGER_NAV: &[&str] = &[
     "orgs",
     "users",
     "audit",
+    "lifecycle",
     "timeliness",
     "showcase_queue",
     "security_reports",

@@ -46,7 +46,8 @@ impl FieldType {
 }
 
 /// 数据分级 — the classification level of a field's data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+/// Variants are ordered from the least to the most protected level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Classification {
     /// 一般数据

@@ -19,6 +19,7 @@ pub mod plan;
 pub mod policy;
 pub mod quality;
 pub mod resource;
+pub mod security;
 pub mod security_report;
 pub mod self_evaluation;
 pub mod showcase;

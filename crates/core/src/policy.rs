@@ -78,6 +78,11 @@ pub enum Action {
     UseProviderWorkspace,
     /// Use the administration institution's review queue.
     ReviewResources,
+    /// 下载追溯 — see who downloaded the target provider organisation's data, when and under
+    /// which grant.
+    ViewDownloads,
+    /// 销毁 — see what stored data is due for destruction and destroy it now.
+    ManageLifecycle,
 }
 
 /// What an action applies to.
@@ -107,6 +112,25 @@ pub fn can(actor: &Actor, action: Action, target: Target) -> bool {
             )
         }),
         (Action::ReviewResources, _) => actor.has_role(Role::AdminReviewer) || manager,
+        (Action::ManageLifecycle, _) => actor.sysadmin || manager,
+        (
+            Action::ViewDownloads,
+            Target::Org {
+                id,
+                kind: OrgKind::Provider,
+            },
+        ) => {
+            actor.sysadmin
+                || manager
+                || actor.has_role(Role::AdminReviewer)
+                || actor.memberships.iter().any(|m| {
+                    m.org_id == Some(id)
+                        && matches!(
+                            m.role,
+                            Role::ProviderManager | Role::ProviderEditor | Role::ProviderReviewer
+                        )
+                })
+        }
         (Action::CreateOrg, Target::OrgKind(kind)) => actor.sysadmin || (manager && kind != OrgKind::AdminInstitution),
         (Action::CreateStaff, Target::Org { kind, .. }) => kind != OrgKind::ConsumerOrg && (actor.sysadmin || manager),
         (Action::AssignRole(role), Target::Org { kind, .. }) => {
@@ -208,6 +232,17 @@ mod tests {
                 [0, 0, 0, 1, 1, 1, 0, 0, 0],
             ),
             (Action::ReviewResources, Target::Platform, [0, 0, 0, 0, 0, 0, 1, 1, 0]),
+            (Action::ManageLifecycle, Target::Platform, [0, 0, 0, 0, 0, 0, 0, 1, 1]),
+            (Action::ViewDownloads, provider, [0, 0, 0, 1, 1, 1, 1, 1, 1]),
+            (
+                Action::ViewDownloads,
+                Target::Org {
+                    id: 99,
+                    kind: OrgKind::Provider,
+                },
+                [0, 0, 0, 0, 0, 0, 1, 1, 1],
+            ),
+            (Action::ViewDownloads, Target::Platform, [0; 9]),
             (
                 Action::CreateOrg,
                 Target::OrgKind(OrgKind::Provider),

@@ -85,6 +85,12 @@ pub struct Config {
     /// Where uploaded files are kept (`[files]`): `data_dir/files` by default, or an
     /// S3-compatible bucket shared by every node.
     pub files: FilesConfig,
+    /// Security rules (`[security]`): `max_unconditional_classification` (`general`, the
+    /// default, `important` or `core`), the highest field classification unconditional data may have.
+    pub security: pubdata_core::security::SecurityRules,
+    /// Retention before destruction (`[lifecycle]`): `withdrawn_retention_days` (180) and
+    /// `superseded_retention_days` (365); 0 keeps that kind forever.
+    pub lifecycle: pubdata_core::security::Retention,
 }
 
 /// `[files]`: `backend = "local"` (default; `dir`, default `data_dir/files`) or `backend = "s3"`
@@ -193,6 +199,8 @@ impl Default for Config {
             app_key_rate_per_minute: 600,
             search_cache_entries: 2_000,
             files: FilesConfig::default(),
+            security: Default::default(),
+            lifecycle: Default::default(),
         }
     }
 }

@@ -191,10 +191,12 @@ pub async fn serve(state: AppState, addr: &str) -> anyhow::Result<()> {
         );
     tokio::spawn(worker.run());
     // Grant expiry, automatic relay, reminders and escalation (applications, demands,
-    // corrections) and the timeliness monitor, every ten minutes.
+    // corrections), the timeliness monitor, self-evaluation due notices and destruction past retention, every
+    // ten minutes.
     {
         let (store, access, calendar) = (state.store.clone(), state.access.clone(), state.calendar.clone());
         let schedule = state.config.self_evaluation;
+        let (files, retention) = (state.files.clone(), state.config.lifecycle);
         tokio::spawn(async move {
             loop {
                 if let Err(e) = pubdata_service::access::housekeeping(&store, &access, &calendar).await {
@@ -208,6 +210,9 @@ pub async fn serve(state: AppState, addr: &str) -> anyhow::Result<()> {
                 }
                 if let Err(e) = pubdata_service::self_evaluation::due_notices(&store, &schedule, now_ms()).await {
                     tracing::warn!("self-evaluation due notices failed: {e}");
+                }
+                if let Err(e) = pubdata_service::lifecycle::run(&store, &files, &retention, now_ms()).await {
+                    tracing::warn!("destruction of data past retention failed: {e}");
                 }
                 tokio::time::sleep(std::time::Duration::from_secs(600)).await;
             }

@@ -129,7 +129,8 @@ async fn navigation_shows_each_role_exactly_its_pages() {
             "inbox",
             "orgs",
             "users",
-            "audit"
+            "audit",
+            "lifecycle"
         ]
     );
     let page = root.get("/admin/users").await;

@@ -606,6 +606,14 @@ fn classify(method: &str, path: &str, ids: &Ids) -> Option<(Rule, String, Option
             format!("/self-evaluations/{}/decision", i.self_evaluation),
             Some(json!({"decision": "acknowledge"})),
         ),
+        ("get", "/resources/{id}/downloads") => (ProviderOnly, format!("/resources/{}/downloads", i.open), None),
+        ("get", "/grants/{id}/downloads") => (OwnerOnly, format!("/grants/{}/downloads", i.grant), None),
+        ("get", "/lifecycle") => (AdminOnly, path.into(), None),
+        ("post", "/lifecycle/distributions/{id}/destroy") => (
+            AdminOnly,
+            format!("/lifecycle/distributions/{}/destroy", i.draft_dist),
+            None,
+        ),
         _ => panic!("route {method} {path} is not classified in security_matrix.rs: add its rule"),
     };
     Some((rule, concrete, body))

@@ -83,7 +83,8 @@ async fn story(mut app: TestApp) {
             "inbox",
             "orgs",
             "users",
-            "audit"
+            "audit",
+            "lifecycle"
         ]
     );
     let r = app
@@ -188,6 +189,7 @@ async fn story(mut app: TestApp) {
             "orgs",
             "users",
             "audit",
+            "lifecycle",
             "timeliness",
             "showcase_queue",
             "security_reports"

@@ -9,6 +9,7 @@ use pubdata_core::metadata::{resource_code, NewResourceMeta, ResourceMeta};
 use pubdata_core::plan::follow_resource;
 use pubdata_core::policy::Actor;
 use pubdata_core::resource::{self, Action, Context, Effect, ResourceState, ReviewChecklist, RevisionState, Status};
+use pubdata_core::security::SecurityRules;
 use pubdata_core::user::Role;
 use pubdata_core::DomainError;
 use pubdata_store::{now_ms, DistributionRow, ResourceFilter, ResourceRow, ResourceStateChange, Tx};
@@ -108,7 +109,8 @@ fn provider_code(credit_code: &str) -> String {
     credit_code.get(8..17).unwrap_or(credit_code).to_string()
 }
 
-/// Creates a draft for a provider, optionally fulfilling one of its plan items.
+/// Creates a draft for a provider, optionally fulfilling one of its plan items, under the
+/// default security rules.
 pub async fn create(
     store: &Store,
     caller: &Caller,
@@ -116,11 +118,33 @@ pub async fn create(
     input: &NewResourceMeta,
     plan_item: Option<i64>,
 ) -> Result<i64> {
+    create_with(
+        store,
+        caller,
+        provider_org_id,
+        input,
+        plan_item,
+        &SecurityRules::default(),
+    )
+    .await
+}
+
+/// [`create`] under the deployment's security rules (分级开放: which classification levels
+/// unconditional data may have).
+pub async fn create_with(
+    store: &Store,
+    caller: &Caller,
+    provider_org_id: i64,
+    input: &NewResourceMeta,
+    plan_item: Option<i64>,
+    rules: &SecurityRules,
+) -> Result<i64> {
     let c = rcaller(&caller.actor, provider_org_id);
     if !(c.owner_editor || c.owner_manager) {
         return Err(DomainError::Forbidden.into());
     }
     let meta = input.validate()?;
+    rules.check_open(&meta)?;
     let org = store
         .org(provider_org_id)
         .await?
@@ -178,6 +202,17 @@ async fn link_plan_item(tx: &mut Tx, store: &Store, org_id: i64, item_id: i64, r
 
 /// Edits the metadata: the draft itself, or the revision working copy of a published resource.
 pub async fn update(store: &Store, caller: &Caller, id: i64, input: &NewResourceMeta) -> Result<()> {
+    update_with(store, caller, id, input, &SecurityRules::default()).await
+}
+
+/// [`update`] under the deployment's security rules.
+pub async fn update_with(
+    store: &Store,
+    caller: &Caller,
+    id: i64,
+    input: &NewResourceMeta,
+    rules: &SecurityRules,
+) -> Result<()> {
     let meta = input.validate()?;
     let mut tx = store.begin().await?;
     let r = for_update(&mut tx, id).await?;
@@ -194,6 +229,7 @@ pub async fn update(store: &Store, caller: &Caller, id: i64, input: &NewResource
         }
         .into());
     }
+    rules.check_open(&meta)?;
     let meta_json = serde_json::to_value(&meta).map_err(|e| StoreError::Other(e.to_string()))?;
     if r.status.state == ResourceState::Published {
         tx.set_revision_meta(id, Some(&meta_json)).await?;
@@ -212,7 +248,10 @@ pub async fn update(store: &Store, caller: &Caller, id: i64, input: &NewResource
 /// Whether the resource has current data, and whether every current file ingested successfully
 /// (a failed ingest blocks submission like a running one: the file must be replaced).
 fn data_state(dists: &[DistributionRow]) -> (bool, bool) {
-    let current: Vec<&DistributionRow> = dists.iter().filter(|d| d.state != "superseded").collect();
+    let current: Vec<&DistributionRow> = dists
+        .iter()
+        .filter(|d| !matches!(d.state.as_str(), "superseded" | "destroyed"))
+        .collect();
     let finished = current.iter().all(|d| d.kind == "api" || d.state == "ready");
     (!current.is_empty(), finished)
 }
@@ -233,6 +272,17 @@ pub fn unresolved_privacy(dists: &[DistributionRow]) -> usize {
 
 /// Submits a draft (or a revision) for review, with its deadline in working days.
 pub async fn submit(store: &Store, caller: &Caller, id: i64, calendar: &WorkCalendar) -> Result<()> {
+    submit_with(store, caller, id, calendar, &SecurityRules::default()).await
+}
+
+/// [`submit`] under the deployment's security rules.
+pub async fn submit_with(
+    store: &Store,
+    caller: &Caller,
+    id: i64,
+    calendar: &WorkCalendar,
+    rules: &SecurityRules,
+) -> Result<()> {
     let dists = store.distributions(id).await?;
     let mut tx = store.begin().await?;
     let r = for_update(&mut tx, id).await?;
@@ -261,6 +311,12 @@ pub async fn submit(store: &Store, caller: &Caller, id: i64, calendar: &WorkCale
         Err(DomainError::Validation(errors)) => errors,
         Err(e) => return Err(e.into()),
     };
+    // The classification rule: a field above the configured level is not opened unconditionally.
+    match rules.check_open(&meta) {
+        Ok(()) => {}
+        Err(DomainError::Validation(errors)) => problems.extend(errors),
+        Err(e) => return Err(e.into()),
+    }
     // 数据接收标准: every failing rule is listed with the platform's own checks, at once.
     let standard = crate::acceptance::current(store).await?;
     let privacy_listed = problems.iter().any(|p| p.code == "privacy_unresolved");
@@ -357,6 +413,18 @@ pub enum Decision {
 }
 
 pub async fn decide(store: &Store, caller: &Caller, id: i64, decision: Decision) -> Result<()> {
+    decide_with(store, caller, id, decision, &SecurityRules::default()).await
+}
+
+/// [`decide`] under the deployment's security rules: an approval re-checks them, since the
+/// rules may have changed since the submission.
+pub async fn decide_with(
+    store: &Store,
+    caller: &Caller,
+    id: i64,
+    decision: Decision,
+    rules: &SecurityRules,
+) -> Result<()> {
     let reviewer = caller.actor.user_id.ok_or(DomainError::Forbidden)?;
     let mut tx = store.begin().await?;
     let r = for_update(&mut tx, id).await?;
@@ -396,6 +464,9 @@ pub async fn decide(store: &Store, caller: &Caller, id: i64, decision: Decision)
             field: None,
         }
         .into());
+    }
+    if matches!(decision, Decision::Approve(_)) {
+        rules.check_open(&meta)?;
     }
     if revising && t.effects.contains(&Effect::Publish) {
         let meta_json = serde_json::to_value(&meta).map_err(|e| StoreError::Other(e.to_string()))?;

@@ -25,6 +25,7 @@ mod plan;
 mod quality;
 mod region;
 mod resource;
+mod security;
 mod security_report;
 mod session;
 mod showcase;
@@ -54,6 +55,10 @@ pub use quality::{OverdueRow, UpdateTimes};
 pub use region::RegionRow;
 pub use resource::{
     CatalogueChange, DistributionRow, NewDistribution, ResourceFilter, ResourceRow, ResourceStateChange, ReviewRow,
+};
+pub use security::{
+    AppKeyTraceRow, AuditFilter, AuditPage, DestructionRow, DownloadFilter, DownloadTraceRow, LifecycleCandidate,
+    NewDestruction,
 };
 pub use security_report::{NewSecurityReportRow, SecurityReportChange, SecurityReportFilter, SecurityReportRow};
 pub use session::{ApiTokenRow, SessionRow};

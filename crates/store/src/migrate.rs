@@ -78,6 +78,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_evaluation.sql"),
         postgres: include_str!("../migrations/postgres/0011_evaluation.sql"),
     },
+    Migration {
+        version: 12,
+        name: "security",
+        sqlite: include_str!("../migrations/sqlite/0012_security.sql"),
+        postgres: include_str!("../migrations/postgres/0012_security.sql"),
+    },
 ];
 
 /// A fixed key for PostgreSQL's advisory lock, so concurrent nodes migrate one at a time.

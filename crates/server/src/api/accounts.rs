@@ -413,35 +413,6 @@ impl From<AuditRow> for AuditEventDto {
     }
 }
 
-#[derive(Deserialize, IntoParams)]
-pub struct AuditQuery {
-    /// At most this many events, newest first (1–1000, default 100).
-    pub limit: Option<i64>,
-}
-
-/// The newest audit events.
-#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery), responses(
-    (status = 200, body = [AuditEventDto], description = "newest first"),
-    (status = 403, body = ErrorBody, description = "not allowed")))]
-pub async fn audit(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<AuditQuery>,
-) -> AppResult<Json<Vec<AuditEventDto>>> {
-    require(&ctx.caller.actor, Action::ViewAudit, Target::Platform)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(
-            DomainError::Validation(vec![pubdata_core::FieldError::new("limit", "range")
-                .with("min", 1)
-                .with("max", 1000)])
-            .into(),
-        );
-    }
-    let rows = app.store.recent_audit(limit, None).await?;
-    Ok(Json(rows.into_iter().map(AuditEventDto::from).collect()))
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct VerifyDto {
     pub intact: bool,

@@ -14,6 +14,7 @@ pub(crate) mod quality;
 mod regions;
 mod resources;
 pub(crate) mod search;
+mod security;
 pub(crate) mod security_reports;
 pub(crate) mod self_evaluations;
 pub(crate) mod showcases;
@@ -51,7 +52,7 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}/enable", post(accounts::enable))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", delete(tokens::revoke))
-        .route("/audit", get(accounts::audit))
+        .route("/audit", get(security::audit))
         .route("/audit/verify", get(accounts::audit_verify))
         .route("/resources", get(resources::list).post(resources::create))
         .route(
@@ -146,6 +147,10 @@ pub fn routes() -> Router<AppState> {
         .route("/security-reports/mine", get(security_reports::mine))
         .route("/security-reports/{id}", get(security_reports::get))
         .route("/security-reports/{id}/action", post(security_reports::act))
+        .route("/resources/{id}/downloads", get(security::resource_downloads))
+        .route("/grants/{id}/downloads", get(security::grant_downloads))
+        .route("/lifecycle", get(security::lifecycle))
+        .route("/lifecycle/distributions/{id}/destroy", post(security::destroy))
         .route("/regions", get(regions::list))
         .route("/regions/{code}", get(regions::path))
         .fallback(api_not_found)
@@ -232,7 +237,7 @@ impl Modify for Security {
     paths(
         accounts::me, accounts::register, accounts::list_orgs, accounts::create_org, accounts::get_org,
         accounts::list_users, accounts::create_staff, accounts::get_user, accounts::grant_role,
-        accounts::remove_role, accounts::disable, accounts::enable, accounts::audit, accounts::audit_verify,
+        accounts::remove_role, accounts::disable, accounts::enable, security::audit, accounts::audit_verify,
         tokens::list, tokens::create, tokens::revoke, regions::list, regions::path, notices::list, notices::read,
         resources::list, resources::create, resources::get, resources::update, resources::delete, resources::submit,
         resources::decide, resources::withdraw, resources::distributions, resources::add_api, resources::upload,
@@ -253,7 +258,8 @@ impl Modify for Security {
         evaluation::get_run, evaluation::export_run, evaluation::trend,
         acceptance::get, acceptance::put, acceptance::history, acceptance::resource,
         self_evaluations::list, self_evaluations::open, self_evaluations::get, self_evaluations::save,
-        self_evaluations::submit, self_evaluations::decide
+        self_evaluations::submit, self_evaluations::decide,
+        security::resource_downloads, security::grant_downloads, security::lifecycle, security::destroy
     ),
     components(schemas(ErrorBody)),
     security(("token" = [])),

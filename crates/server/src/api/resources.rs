@@ -200,7 +200,15 @@ pub async fn create(
     ctx: Ctx,
     JsonBody(d): JsonBody<NewResourceDto>,
 ) -> AppResult<impl IntoResponse> {
-    let id = resources::create(&app.store, &ctx.caller, d.provider_org_id, &d.meta, d.plan_item_id).await?;
+    let id = resources::create_with(
+        &app.store,
+        &ctx.caller,
+        d.provider_org_id,
+        &d.meta,
+        d.plan_item_id,
+        &app.config.security,
+    )
+    .await?;
     Ok((StatusCode::CREATED, dto(&app, &ctx, id).await?))
 }
 
@@ -223,7 +231,7 @@ pub async fn update(
     Path(id): Path<i64>,
     JsonBody(d): JsonBody<MetaDto>,
 ) -> AppResult<Json<ResourceDto>> {
-    resources::update(&app.store, &ctx.caller, id, &d.meta).await?;
+    resources::update_with(&app.store, &ctx.caller, id, &d.meta, &app.config.security).await?;
     dto(&app, &ctx, id).await
 }
 
@@ -241,7 +249,7 @@ pub async fn delete(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>) 
     (status = 409, body = ErrorBody, description = "not submittable in its state"),
     (status = 422, body = ErrorBody, description = "everything still missing, listed")))]
 pub async fn submit(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Json<ResourceDto>> {
-    resources::submit(&app.store, &ctx.caller, id, &app.calendar).await?;
+    resources::submit_with(&app.store, &ctx.caller, id, &app.calendar, &app.config.security).await?;
     dto(&app, &ctx, id).await
 }
 
@@ -265,7 +273,7 @@ pub async fn decide(
         },
         _ => return Err(DomainError::field("decision", "decision").into()),
     };
-    resources::decide(&app.store, &ctx.caller, id, decision).await?;
+    resources::decide_with(&app.store, &ctx.caller, id, decision, &app.config.security).await?;
     app.catalogue.refresh(&app.store).await;
     dto(&app, &ctx, id).await
 }

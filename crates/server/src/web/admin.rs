@@ -10,12 +10,10 @@ use pubdata_core::policy::{can, require, Action, Target};
 use pubdata_core::user::{NewUser, Role};
 use pubdata_core::DomainError;
 use pubdata_service::accounts::{self, NewStaff};
-use pubdata_store::VerifyReport;
 
 use super::{done_key, form_error, login_redirect, render, see_other, FormMap};
 use crate::ctx::Ctx;
 use crate::error::{AppError, AppResult};
-use crate::i18n::t;
 use crate::AppState;
 
 fn creatable_kinds(ctx: &Ctx) -> Vec<&'static str> {
@@ -223,38 +221,6 @@ pub async fn remove_role(
     let (org_id, role) = role_form(&form)?;
     accounts::set_role(&app.store, &ctx.caller, id, org_id, role, false).await?;
     Ok(see_other(&format!("/admin/users/{id}"), "role_removed"))
-}
-
-pub async fn audit(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<HashMap<String, String>>,
-) -> AppResult<Response> {
-    if let Some(r) = login_redirect(&ctx) {
-        return Ok(r);
-    }
-    require(&ctx.caller.actor, Action::ViewAudit, Target::Platform)?;
-    let events = app.store.recent_audit(200, None).await?;
-    let verify = if q.contains_key("verify") {
-        let report = app.store.verify_audit().await?;
-        Some(match report {
-            VerifyReport::Intact { events } => {
-                context! { ok => true, message => t(ctx.lang, "audit.intact", &[("events", events.to_string())]) }
-            }
-            VerifyReport::Broken(b) => {
-                context! { ok => false, message => t(ctx.lang, "audit.broken", &[("detail", format!("{b:?}"))]) }
-            }
-        })
-    } else {
-        None
-    };
-    Ok(render(
-        &app,
-        &ctx,
-        "audit.html",
-        context! { events => events, verify => verify },
-    )?
-    .into_response())
 }
 
 /// 更新及时性 — published resources overdue for update, for the administration institution.

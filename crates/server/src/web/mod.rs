@@ -14,6 +14,7 @@ mod interaction;
 mod provider;
 mod quality_admin;
 mod review;
+mod security;
 mod security_report;
 mod showcase;
 
@@ -59,6 +60,13 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "self_evaluation.html",
         include_str!("../../templates/self_evaluation.html"),
     ),
+    ("downloads.html", include_str!("../../templates/downloads.html")),
+    ("download_rows.html", include_str!("../../templates/download_rows.html")),
+    (
+        "grant_downloads.html",
+        include_str!("../../templates/grant_downloads.html"),
+    ),
+    ("lifecycle.html", include_str!("../../templates/lifecycle.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("api_docs.html", include_str!("../../templates/api_docs.html")),
     ("regions.html", include_str!("../../templates/regions.html")),
@@ -229,7 +237,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/enable", post(admin::enable))
         .route("/admin/users/{id}/roles", post(admin::grant_role))
         .route("/admin/users/{id}/roles/remove", post(admin::remove_role))
-        .route("/admin/audit", get(admin::audit))
+        .route("/admin/audit", get(security::audit))
         .route("/admin/timeliness", get(admin::timeliness))
         .route(
             "/admin/acceptance",
@@ -249,6 +257,10 @@ pub fn routes() -> Router<AppState> {
             "/provider/self-evaluations/{id}",
             get(quality_admin::provider_page).post(quality_admin::provider_save),
         )
+        .route("/admin/lifecycle", get(security::lifecycle))
+        .route("/admin/lifecycle/{id}/destroy", post(security::destroy))
+        .route("/provider/resources/{id}/downloads", get(security::resource_downloads))
+        .route("/grants/{id}/downloads", get(security::grant_downloads))
         .route("/api/v1/docs", get(crate::api::docs_page))
         .route("/regions", get(regions))
         .route("/inbox", get(inbox::page))
@@ -393,6 +405,7 @@ fn nav(ctx: &Ctx) -> Vec<NavItem> {
             (platform(Action::ListOrgs), ("orgs", "/admin/orgs")),
             (platform(Action::ListUsers), ("users", "/admin/users")),
             (platform(Action::ViewAudit), ("audit", "/admin/audit")),
+            (platform(Action::ManageLifecycle), ("lifecycle", "/admin/lifecycle")),
             (
                 actor.has_role(pubdata_core::user::Role::AdminReviewer)
                     || actor.has_role(pubdata_core::user::Role::AdminManager),

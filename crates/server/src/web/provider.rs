@@ -504,7 +504,7 @@ pub async fn create_resource(State(app): State<AppState>, ctx: Ctx, form: FormMa
         let values = form_values(&meta, with_spare_rows(rows, MORE_ROWS), "/provider/resources", hidden);
         return Ok(render(&app, &ctx, "resource_form.html", values)?.into_response());
     }
-    match resources::create(&app.store, &ctx.caller, org_id, &meta, plan_item).await {
+    match resources::create_with(&app.store, &ctx.caller, org_id, &meta, plan_item, &app.config.security).await {
         Ok(id) => Ok(see_other(&format!("/provider/resources/{id}"), "resource_created")),
         Err(e) => {
             // Errors name rows by their place among the filled ones, so those are shown first.
@@ -556,7 +556,7 @@ pub async fn update_resource(
         let values = form_values(&meta, with_spare_rows(rows, MORE_ROWS), &action, edit_hidden(&r));
         return Ok(render(&app, &ctx, "resource_form.html", values)?.into_response());
     }
-    match resources::update(&app.store, &ctx.caller, id, &meta).await {
+    match resources::update_with(&app.store, &ctx.caller, id, &meta, &app.config.security).await {
         Ok(()) => Ok(see_other(&format!("/provider/resources/{id}"), "resource_saved")),
         Err(e) => {
             let r = resources::get(&app.store, &ctx.caller, id).await?;
@@ -749,7 +749,7 @@ async fn resource_error(
 }
 
 pub async fn submit(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
-    match resources::submit(&app.store, &ctx.caller, id, &app.calendar).await {
+    match resources::submit_with(&app.store, &ctx.caller, id, &app.calendar, &app.config.security).await {
         Ok(()) => Ok(see_other(&format!("/provider/resources/{id}"), "resource_submitted")),
         Err(e) => resource_error(&app, &ctx, id, &HashMap::new(), "submit", e.into()).await,
     }

@@ -154,7 +154,7 @@ pub async fn decide(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>, 
         let reasons = form.get("reasons").lines().map(|l| l.trim().to_string()).collect();
         (Decision::Return { checklist, reasons }, "resource_sent_back")
     };
-    match resources::decide(&app.store, &ctx.caller, id, decision).await {
+    match resources::decide_with(&app.store, &ctx.caller, id, decision, &app.config.security).await {
         Ok(()) => {
             app.catalogue.refresh(&app.store).await;
             Ok(see_other("/review", done))

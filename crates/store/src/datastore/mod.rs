@@ -127,7 +127,7 @@ pub(crate) const CATALOG_SQL: &str = "CREATE TABLE IF NOT EXISTS datastore_colum
 
 /// Refuses anything but `ds_` plus lower-case letters, digits and underscores, so a table name
 /// is safe to quote and can never name one of the application's own tables.
-fn check_table(table: &str) -> Result<()> {
+pub(crate) fn check_table(table: &str) -> Result<()> {
     let ok = table.len() <= 63
         && table.len() > 3
         && table.starts_with("ds_")
