@@ -104,6 +104,13 @@ pub const CATALOGUE: &[Metric] = &[
         "Plan items due by the period's end that are published, of those due (cancelled ones aside).",
     ),
     m(
+        "self_evaluation_on_time",
+        Layer::Readiness,
+        Unit::Ratio,
+        Up,
+        "Quality self-evaluations (自评) whose due day passed in the period that were first submitted by that day, of those due.",
+    ),
+    m(
         "review_median_days",
         Layer::Platform,
         Unit::Days,
@@ -266,7 +273,8 @@ impl IndicatorSystem {
     /// four layers 15 / 25 / 35 / 25 of the total.
     pub fn default_system() -> IndicatorSystem {
         let weight = |id: &str| match id {
-            "plan_completion" => 15.0,
+            "plan_completion" => 10.0,
+            "self_evaluation_on_time" => 5.0,
             "quality_score" => 10.0,
             "published_resources" | "total_rows" | "machine_readable_share" | "unconditional_share" => 6.0,
             "domain_coverage" => 1.0,

@@ -349,10 +349,10 @@ async fn story(mut app: TestApp, calls: Arc<ApiCalls>) {
     let period_v = Period::parse("month", &period).unwrap();
     let at = now_ms();
     let rules = Default::default();
-    let first = evaluation::compute(&app.store, &system, &period_v, at, &rules)
+    let first = evaluation::compute(&app.store, &system, &period_v, at, &rules, &Default::default())
         .await
         .unwrap();
-    let second = evaluation::compute(&app.store, &system, &period_v, at, &rules)
+    let second = evaluation::compute(&app.store, &system, &period_v, at, &rules, &Default::default())
         .await
         .unwrap();
     assert_eq!(first, second);

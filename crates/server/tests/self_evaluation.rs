@@ -352,6 +352,33 @@ async fn self_evaluation_story(mut app: TestApp) {
         se::on_time(&app.store, &sched, provider, due, due).await.unwrap(),
         (1, 1)
     );
+    // The evaluation's readiness indicator "self-evaluations submitted on time" counts the same:
+    // every due day of this year that has passed (a day ends before it counts).
+    let year = pubdata_core::evaluation::Period::parse("year", &today.to_string()[..4]).unwrap();
+    let system = pubdata_service::evaluation::system(&app.store, None).await.unwrap();
+    let snapshot =
+        pubdata_service::evaluation::compute(&app.store, &system, &year, now_ms(), &Default::default(), &sched)
+            .await
+            .unwrap();
+    let (on, owed) = se::on_time(&app.store, &sched, provider, year.from, today.add_days(-1))
+        .await
+        .unwrap();
+    let at_ind = snapshot
+        .indicators
+        .iter()
+        .position(|i| i.metric == "self_evaluation_on_time")
+        .expect("in the default system");
+    let mine = snapshot
+        .providers
+        .iter()
+        .find(|p| p.scored.org_id == provider)
+        .expect("the department is evaluated");
+    let want = (owed > 0).then(|| ((f64::from(on) / f64::from(owed)) * 10_000.0).round() / 10_000.0);
+    assert_eq!(mine.scored.values[at_ind], want, "{on} of {owed} on time");
+    if due < today {
+        assert!(on >= 1, "the evaluation moved back counts as on time");
+    }
+
     let far = Date::parse("1999-01-01").unwrap();
     assert_eq!(
         se::on_time(&app.store, &sched, provider, far, far).await.unwrap(),

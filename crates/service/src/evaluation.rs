@@ -14,6 +14,7 @@ use pubdata_core::evaluation::{self, Indicator, IndicatorSystem, Layer, Period, 
 use pubdata_core::metadata::DomainList;
 use pubdata_core::org::OrgKind;
 use pubdata_core::quality::Dimension;
+use pubdata_core::self_evaluation::Schedule;
 use pubdata_core::usage_report::{self, Rules};
 use pubdata_core::user::Role;
 use pubdata_core::DomainError;
@@ -304,6 +305,9 @@ struct Facts {
     showcases: Vec<pubdata_store::ShowcaseFacts>,
     security: Vec<(i64, i64)>,
     quality: BTreeMap<i64, (Option<f64>, Vec<Option<f64>>)>,
+    /// Per provider: self-evaluations due in the window (whose due day has passed) and how many
+    /// of them were submitted by it.
+    self_evaluations: BTreeMap<i64, (u32, u32)>,
 }
 
 /// The staff stages of applications: each step into pre-review, provider review or relay
@@ -328,7 +332,7 @@ fn application_stages(steps: &[pubdata_store::ApplicationStep]) -> Vec<HandlingR
     out
 }
 
-async fn gather(store: &Store, w: &Window) -> Result<Facts> {
+async fn gather(store: &Store, w: &Window, schedule: &Schedule) -> Result<Facts> {
     let providers: Vec<(i64, String)> = store
         .list_orgs(Some(OrgKind::Provider))
         .await?
@@ -363,6 +367,15 @@ async fn gather(store: &Store, w: &Window) -> Result<Facts> {
             .collect();
         quality.insert(*id, (q.overall, dims));
     }
+    // Due days whose whole day passed inside the window.
+    let last = w.to.add_days(-1).min(day(w.cutoff).add_days(-1));
+    let mut self_evaluations = BTreeMap::new();
+    if last >= w.from {
+        for (org, _) in &providers {
+            let (on_time, due) = crate::self_evaluation::on_time(store, schedule, *org, w.from, last).await?;
+            self_evaluations.insert(*org, (on_time, due));
+        }
+    }
     Ok(Facts {
         providers,
         plan_items: store.plan_item_facts().await?,
@@ -378,6 +391,7 @@ async fn gather(store: &Store, w: &Window) -> Result<Facts> {
         showcases: store.accepted_showcase_facts().await?,
         security: store.grant_security_reports(w.from_ms, w.cutoff).await?,
         quality,
+        self_evaluations,
     })
 }
 
@@ -433,6 +447,10 @@ fn provider_metric(id: &str, org: i64, f: &Facts, w: &Window, rules: &Rules) -> 
                 .filter(|i| i.status == "published" && i.published_at.is_some_and(|at| at < w.cutoff))
                 .count();
             evaluation::ratio(done as u64, due.len() as u64).map(evaluation::round4)
+        }
+        "self_evaluation_on_time" => {
+            let (on_time, due) = f.self_evaluations.get(&org).copied().unwrap_or((0, 0));
+            evaluation::ratio(u64::from(on_time), u64::from(due)).map(evaluation::round4)
         }
         "review_median_days" => of(&f.reviews).0,
         "review_overdue_rate" => of(&f.reviews).1,
@@ -552,6 +570,7 @@ pub async fn compute(
     period: &Period,
     as_of: i64,
     rules: &Rules,
+    schedule: &Schedule,
 ) -> Result<Snapshot> {
     let w = Window {
         from: period.from,
@@ -559,7 +578,7 @@ pub async fn compute(
         from_ms: start_ms(period.from),
         cutoff: as_of.min(start_ms(period.to)),
     };
-    let facts = gather(store, &w).await?;
+    let facts = gather(store, &w, schedule).await?;
     let rows: Vec<RawRow> = facts
         .providers
         .iter()
@@ -630,7 +649,14 @@ fn run_of(row: EvaluationRunRow, caller: &Caller) -> Result<Run> {
 /// 开展评估 — evaluates the period (`month` `2026-11`, `quarter` `2026-Q4`, `year` `2026`) under
 /// the newest indicator system and stores the snapshot; the default system is saved as version 1
 /// first when none has been saved. A period that has not begun is refused.
-pub async fn create_run(store: &Store, caller: &Caller, kind: &str, period: &str, rules: &Rules) -> Result<i64> {
+pub async fn create_run(
+    store: &Store,
+    caller: &Caller,
+    kind: &str,
+    period: &str,
+    rules: &Rules,
+    schedule: &Schedule,
+) -> Result<i64> {
     let user = manager(caller)?;
     let period = Period::parse(kind, period)?;
     let now = now_ms();
@@ -639,7 +665,7 @@ pub async fn create_run(store: &Store, caller: &Caller, kind: &str, period: &str
     }
     let sys = system(store, None).await?;
     // Computed before the transaction, which then only writes: no writer waits on the reading.
-    let mut snapshot = compute(store, &sys, &period, now, rules).await?;
+    let mut snapshot = compute(store, &sys, &period, now, rules, schedule).await?;
     let mut tx = store.begin().await?;
     if sys.version == 0 {
         let indicators = serde_json::to_value(&sys.indicators).map_err(|e| StoreError::Other(e.to_string()))?;

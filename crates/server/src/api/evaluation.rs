@@ -372,6 +372,7 @@ pub async fn create_run(
         &input.kind,
         &input.period,
         &app.config.feedback,
+        &app.config.self_evaluation,
     )
     .await?;
     let run = service::run(&app.store, &ctx.caller, id).await?;

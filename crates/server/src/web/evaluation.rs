@@ -220,6 +220,7 @@ pub async fn create_run(State(app): State<AppState>, ctx: Ctx, form: FormMap) ->
         &form.get("kind"),
         &form.get("period"),
         &app.config.feedback,
+        &app.config.self_evaluation,
     )
     .await;
     match made {
