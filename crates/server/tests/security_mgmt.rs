@@ -646,6 +646,39 @@ async fn destruction(app: &mut TestApp, w: &World) {
     let file = m.get(&format!("/dataset/{name}/resource/{a2}/download")).await;
     assert_eq!(file.status, StatusCode::OK);
     assert!(file.body.contains("督院街街道"));
+
+    // C: withdrawn long ago, then a new version uploaded to publish it again. The old version
+    // is due; the new one has its own full retention period and is never taken in flight.
+    let (c, c1) = app
+        .draft_resource(&w.editor, w.provider, "成都市街道（重新发布）", "unconditional", CSV)
+        .await;
+    app.publish_resource(&w.editor, &w.reviewer, c).await;
+    resources::withdraw(&app.store, &w.reviewer, c, "数据口径调整。")
+        .await
+        .unwrap();
+    let long_ago = 90 * DAY_MS;
+    app.store
+        .execute_raw(&format!(
+            "UPDATE resources SET updated_at = updated_at - {long_ago} WHERE id = {c}"
+        ))
+        .await
+        .unwrap();
+    app.store
+        .execute_raw(&format!(
+            "UPDATE distributions SET updated_at = updated_at - {long_ago} WHERE id = {c1}"
+        ))
+        .await
+        .unwrap();
+    let c2 = upload(app, &w.editor, c).await;
+    assert_eq!(dist(app, c2).await.state, "ready");
+    let run = lifecycle::run(&app.store, &app.files, &retention, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(run.destroyed, 1, "only the version from before the withdrawal");
+    assert_eq!(dist(app, c1).await.state, "destroyed");
+    let fresh = dist(app, c2).await;
+    assert_eq!(fresh.state, "ready");
+    assert!(file_exists(app, &fresh.object_key) && table_exists(app, fresh.datastore_table.as_deref().unwrap()).await);
     let _ = w.centre;
 }
 

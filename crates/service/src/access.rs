@@ -726,23 +726,66 @@ pub async fn accept_terms(store: &Store, caller: &Caller, resource_id: i64, acce
     Ok(grant_id)
 }
 
-/// The grant as the core rules see it.
+/// The grant as the core rules see it. A stored row filter that cannot be read fails closed:
+/// the grant counts as revoked rather than releasing every row.
 pub fn grant_of(row: &GrantRow) -> Grant {
+    let filters = match row.row_filter.clone().map(serde_json::from_value) {
+        None => Some(Vec::new()),
+        Some(parsed) => parsed.ok(),
+    };
+    let state = match filters {
+        Some(_) => GrantState::parse(&row.state).unwrap_or(GrantState::Revoked),
+        None => GrantState::Revoked,
+    };
     Grant {
         resource_id: row.resource_id,
         fields: (!row.fields.is_empty()).then(|| row.fields.clone()),
-        filters: row
-            .row_filter
-            .clone()
-            .and_then(|f| serde_json::from_value(f).ok())
-            .unwrap_or_default(),
+        filters: filters.unwrap_or_default(),
         methods: application::AccessMethods {
             download: row.methods.iter().any(|m| m == "download"),
             api: row.methods.iter().any(|m| m == "api"),
         },
         valid_from: Date::parse(&row.valid_from).unwrap_or(Date::MIN),
         valid_to: Date::parse(&row.valid_to),
-        state: GrantState::parse(&row.state).unwrap_or(GrantState::Revoked),
+        state,
+    }
+}
+
+#[cfg(test)]
+mod grant_of_tests {
+    use super::*;
+
+    fn row(filter: Option<serde_json::Value>) -> GrantRow {
+        GrantRow {
+            id: 1,
+            application_id: 1,
+            resource_id: 1,
+            resource_code: "r".into(),
+            resource_title: "r".into(),
+            provider_org_id: 1,
+            consumer_id: 1,
+            consumer_name: "c".into(),
+            fields: Vec::new(),
+            valid_from: "2026-01-01".into(),
+            valid_to: "2099-12-31".into(),
+            methods: vec!["api".into()],
+            row_filter: filter,
+            state: "active".into(),
+            revoke_reason: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn an_unreadable_row_filter_fails_closed() {
+        let ok = grant_of(&row(Some(json!([{"field": "code", "op": "prefix", "value": "11"}]))));
+        assert_eq!(ok.filters.len(), 1);
+        assert_eq!(ok.state, grant_of(&row(None)).state);
+        assert_ne!(ok.state, GrantState::Revoked);
+        let bad = grant_of(&row(Some(json!([{"field": "code", "op": "like", "value": "%"}]))));
+        assert_eq!(bad.state, GrantState::Revoked);
+        assert!(!bad.is_usable(Date::parse("2026-06-01").unwrap()));
     }
 }
 

@@ -34,7 +34,9 @@ pub struct Planned {
 fn plan(c: LifecycleCandidate, retention: &Retention, now: i64) -> Planned {
     let mut options = Vec::new();
     if c.resource_state == "withdrawn" {
-        options.push((DestroyReason::Withdrawn, c.resource_changed_at));
+        // From the later of the resource's last change and the version's own: a version
+        // uploaded after the withdrawal (to publish again) gets its full retention period.
+        options.push((DestroyReason::Withdrawn, c.resource_changed_at.max(c.changed_at)));
     }
     if c.state == "superseded" {
         options.push((DestroyReason::Superseded, c.changed_at));
@@ -206,7 +208,8 @@ pub async fn run(store: &Store, files: &FileStore, retention: &Retention, now: i
             Ok(_) => run.destroyed += 1,
             // Republished or already destroyed by someone else since the list was read.
             Err(crate::StoreError::Domain(DomainError::Conflict { .. })) => {}
-            Err(e) => return Err(e),
+            // One version that cannot be destroyed does not hold up the others or the files.
+            Err(e) => tracing::warn!("destruction of version {}: {e}", p.candidate.distribution_id),
         }
     }
     run.files_completed = delete_files(store, files).await;

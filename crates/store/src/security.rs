@@ -185,7 +185,8 @@ const CANDIDATE_SQL: &str =
     r.updated_at AS resource_changed_at, d.version, d.state, d.updated_at, d.title, d.size_bytes, d.row_count, \
     d.datastore_table, d.object_key, d.export_key \
     FROM distributions d JOIN resources r ON r.id = d.resource_id \
-    WHERE d.kind = 'file' AND d.state <> 'destroyed' AND (d.state = 'superseded' OR r.state = 'withdrawn')";
+    WHERE d.kind = 'file' AND d.state NOT IN ('destroyed', 'uploaded', 'ingesting') \
+    AND (d.state = 'superseded' OR r.state = 'withdrawn')";
 
 fn candidate(r: &AnyRow) -> Result<LifecycleCandidate> {
     Ok(LifecycleCandidate {
